@@ -1,0 +1,255 @@
+"""The main job: every stage of an audit, in order, into one run folder."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from beholder import __version__
+from beholder.errors import DatasetError
+from beholder.ingest import Dataset, load_dataset
+from beholder.progress import NullProgress, Progress
+from beholder.store import RunStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AuditConfig:
+    """Settings of one audit; stored in ``run.json`` with the results."""
+
+    backbone: str = "efficientnet_lite0"
+    weights: str | None = None
+    allow_download: bool = False
+    n_folds: int = 5
+    seed: int = 0
+    batch_size: int = 64
+    num_workers: int = 0
+    cache_dir: str | None = None  # None: default cache; "" disables caching
+    predictions: str | None = None
+    database_url: str | None = None
+    n_report_suspects: int = 40
+
+
+@dataclass
+class AuditResult:
+    """Where an audit wrote its results, and the numbers its summary shows."""
+
+    run_dir: Path
+    summary: dict
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def report_path(self) -> Path:
+        return self.run_dir / "report.html"
+
+
+class _Timer:
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+            logger.info("stage %s took %.2f s", name, self.seconds[name])
+
+
+def run_audit(
+    source: str | Path,
+    out: str | Path,
+    config: AuditConfig | None = None,
+    *,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Audit the dataset at ``source`` and write everything to ``out``.
+
+    Stages: ingest, embed, predict, findings, store, report. Files that
+    cannot be decoded are flagged in the ledger and the run goes on.
+    """
+    config = config or AuditConfig()
+    progress = progress or NullProgress()
+    timer = _Timer()
+
+    with timer.stage("ingest"):
+        dataset = load_dataset(source)
+        _check_usable(dataset, source)
+    with timer.stage("embed"):
+        dataset, embeddings, hashes = _embed(dataset, config, progress)
+        _check_usable(dataset, source)
+    classes = dataset.classes
+    labels = dataset.labels
+    with timer.stage("predict"):
+        probabilities, probe_info = _predict(dataset, embeddings, config, progress)
+    with timer.stage("findings"):
+        findings = _find(probabilities, labels, embeddings, classes)
+
+    summary = _summarise(dataset, probabilities, labels, findings, probe_info)
+    with timer.stage("store"):
+        store = RunStore(out, database_url=config.database_url)
+        _store(store, dataset, embeddings, hashes, probabilities, findings)
+        store.write_meta(_meta(source, config, dataset, summary, timer.seconds))
+    with timer.stage("report"):
+        from beholder.report import write_report
+
+        write_report(store)
+    store.write_meta(_meta(source, config, dataset, summary, timer.seconds))
+    store.close()
+    return AuditResult(run_dir=store.run_dir, summary=summary, timings=timer.seconds)
+
+
+def _check_usable(dataset: Dataset, source) -> None:
+    if dataset.n_images == 0:
+        counts = dataset.ledger_summary()
+        raise DatasetError(
+            f"{source}: none of the {counts['given']} files could be used "
+            f"({counts['flagged_by_reason']}). Check that the folder contains "
+            "images inside class folders."
+        )
+    if len(dataset.classes) < 2:
+        raise DatasetError(
+            f"{source}: only one class ({dataset.classes[0]!r}) has images; "
+            "an audit needs at least two classes."
+        )
+
+
+def _embed(dataset: Dataset, config: AuditConfig, progress: Progress):
+    from beholder.embed import embed_images, load_backbone
+    from beholder.embed.cache import default_cache_dir
+
+    backbone = load_backbone(
+        config.backbone, weights=config.weights, allow_download=config.allow_download
+    )
+    cache_dir = default_cache_dir() if config.cache_dir is None else config.cache_dir
+    result = embed_images(
+        dataset.images["path"].tolist(),
+        backbone,
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        cache_dir=cache_dir or None,
+        progress=progress,
+    )
+    by_path = dict(zip(dataset.images["path"], dataset.images["relpath"]))
+    failures = {by_path[path]: reason for path, reason in result.failures.items()}
+    dataset = dataset.flag(failures, stage="decode")
+    return dataset, result.vectors, result.content_hashes
+
+
+def _predict(dataset, embeddings, config, progress):
+    labels = dataset.labels
+    if config.predictions:
+        from beholder.predict.external import load_predictions
+
+        probabilities = load_predictions(
+            config.predictions, dataset.classes, dataset.n_images, images=dataset.images
+        )
+        accuracy = float((probabilities.argmax(axis=1) == labels).mean())
+        return probabilities, {
+            "source": str(config.predictions),
+            "accuracy": accuracy,
+            "notes": [],
+        }
+    from beholder.predict import cross_val_probabilities
+
+    result = cross_val_probabilities(
+        embeddings,
+        labels,
+        n_classes=len(dataset.classes),
+        n_folds=config.n_folds,
+        seed=config.seed,
+        progress=progress,
+    )
+    notes = [_name_classes(note, dataset.classes) for note in result.notes]
+    return result.probabilities, {
+        "source": f"{config.n_folds}-fold cross-validated logistic regression",
+        "accuracy": result.accuracy,
+        "notes": notes,
+        "folds": result.folds,
+    }
+
+
+def _name_classes(note: str, classes: list[str]) -> str:
+    for index, name in enumerate(classes):
+        note = note.replace(f"class index {index} ", f"class {name!r} ")
+    return note
+
+
+def _find(probabilities, labels, embeddings, classes):
+    from beholder.findings import (
+        confusion_matrix,
+        find_confused_pairs,
+        find_label_issues,
+    )
+
+    issues = find_label_issues(probabilities, labels)
+    matrix = confusion_matrix(probabilities, labels, len(classes))
+    pairs = find_confused_pairs(matrix, classes)
+    return {"label_issues": issues, "confusion": matrix, "class_pairs": pairs}
+
+
+def _summarise(dataset, probabilities, labels, findings, probe_info) -> dict:
+    issues = findings["label_issues"]
+    pairs = findings["class_pairs"]
+    return {
+        "n_images": dataset.n_images,
+        "n_classes": len(dataset.classes),
+        "ledger": dataset.ledger_summary(),
+        "accuracy": probe_info["accuracy"],
+        "prediction_source": probe_info["source"],
+        "notes": list(dataset.notes) + list(probe_info["notes"]),
+        "n_label_issues": int(issues["is_label_issue"].sum()),
+        "top_pairs": pairs.head(5)[["class_a", "class_b", "overlap"]].to_dict(
+            "records"
+        ),
+    }
+
+
+def _store(store, dataset, embeddings, hashes, probabilities, findings):
+    classes = dataset.classes
+    images = dataset.images.copy()
+    images["content_hash"] = hashes
+    images["label_index"] = dataset.labels
+    predicted = probabilities.argmax(axis=1)
+    images["predicted"] = [classes[i] for i in predicted]
+    images["confidence"] = probabilities.max(axis=1)
+
+    issues = findings["label_issues"].copy()
+    issues.insert(0, "image_id", images["image_id"].to_numpy())
+    issues["suggested"] = [classes[i] for i in issues["suggested_label"]]
+
+    store.write_table("images", images)
+    store.write_table("ledger", dataset.ledger)
+    store.write_table(
+        "classes", pd.DataFrame({"class_index": range(len(classes)), "name": classes})
+    )
+    store.write_table("label_issues", issues)
+    store.write_table("class_pairs", findings["class_pairs"])
+    store.write_array("embeddings", embeddings.astype(np.float32))
+    store.write_array("probabilities", probabilities.astype(np.float32))
+    store.write_array("confusion", findings["confusion"])
+
+
+def _meta(source, config, dataset, summary, timings) -> dict:
+    return {
+        "beholder_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": str(Path(source).expanduser().resolve()),
+        "layout": dataset.layout,
+        "classes": dataset.classes,
+        "config": asdict(config),
+        "summary": summary,
+        "timings_s": timings,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }

@@ -1,0 +1,202 @@
+"""The ``beholder`` command line: a thin layer over the library.
+
+Library errors become one red line with the fix and exit code 2; progress
+bars go to stderr and ``--no-progress`` turns them off.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from beholder.errors import BeholderError
+
+app = typer.Typer(
+    help="Look at an image-classification dataset the way a model does, and fix it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+stdout = Console()
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return nullcontext(None)
+    from beholder.cli_progress import RichProgress
+
+    return RichProgress(console)
+
+
+def _fail(error: Exception) -> None:
+    console.print(f"[bold red]error:[/] {_escape(str(error))}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@app.callback()
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log each stage."),
+):
+    """Configure logging for every command."""
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def audit(
+    data_dir: Path = typer.Argument(
+        ..., help="Class folders, split folders or a manifest (.csv, .jsonl)."
+    ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Run folder to write; default runs/<dataset name>."
+    ),
+    backbone: str = typer.Option(
+        "efficientnet_lite0", help="timm model name or checkpoint file."
+    ),
+    weights: Optional[Path] = typer.Option(
+        None, help="Local weight file for --backbone."
+    ),
+    allow_download: bool = typer.Option(
+        False, help="Let timm download weights from the Hugging Face hub."
+    ),
+    predictions: Optional[Path] = typer.Option(
+        None,
+        help="Your own out-of-sample probabilities (CSV, Parquet or .npy) instead of the linear probe.",
+    ),
+    folds: int = typer.Option(
+        5, min=2, help="Cross-validation folds of the linear probe."
+    ),
+    seed: int = typer.Option(0, help="Seed for folds and solvers; stored in the run."),
+    batch_size: int = typer.Option(64, min=1, help="Images per forward pass."),
+    workers: int = typer.Option(
+        0, min=0, help="Decoding processes beside the model's."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not read or write the embedding cache."
+    ),
+    database_url: Optional[str] = typer.Option(
+        None, help="SQLAlchemy URL for records; default RUN_DIR/beholder.db."
+    ),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Draw progress bars on stderr."
+    ),
+):
+    """Audit a dataset: label errors, confusing pairs, report."""
+    from beholder.audit import AuditConfig, run_audit
+
+    out = out or Path("runs") / data_dir.expanduser().resolve().name
+    config = AuditConfig(
+        backbone=backbone,
+        weights=str(weights) if weights else None,
+        allow_download=allow_download,
+        n_folds=folds,
+        seed=seed,
+        batch_size=batch_size,
+        num_workers=workers,
+        cache_dir="" if no_cache else None,
+        predictions=str(predictions) if predictions else None,
+        database_url=database_url,
+    )
+    try:
+        with _progress(progress) as bars:
+            result = run_audit(data_dir, out, config, progress=bars)
+    except BeholderError as error:
+        _fail(error)
+    _print_summary(result)
+
+
+def _print_summary(result) -> None:
+    from beholder.store import RunStore
+
+    summary = result.summary
+    ledger = summary["ledger"]
+    stdout.print(
+        f"[bold]{ledger['read']}[/] images read, [bold]{ledger['flagged']}[/] files "
+        f"flagged of {ledger['given']} given; {summary['n_classes']} classes."
+    )
+    for reason, count in ledger["flagged_by_reason"].items():
+        stdout.print(f"  flagged: {count} × {_escape(str(reason))}")
+    stdout.print(
+        f"Out-of-sample accuracy [bold]{summary['accuracy']:.3f}[/] "
+        f"({_escape(summary['prediction_source'])})."
+    )
+    for note in summary["notes"]:
+        stdout.print(f"[yellow]note:[/] {_escape(note)}")
+
+    store = RunStore.open(result.run_dir)
+    issues = store.read_table("label_issues").sort_values("rank").head(10)
+    images = store.read_table("images").set_index("image_id")
+    table = Table(
+        title=f"Top suspected label errors ({summary['n_label_issues']} in all)"
+    )
+    for column in ("rank", "image", "given", "suggested", "score"):
+        table.add_column(column)
+    for row in issues.itertuples():
+        image = images.loc[row.image_id]
+        table.add_row(
+            str(row.rank),
+            _escape(image.relpath),
+            _escape(image.label),
+            _escape(row.suggested),
+            f"{row.label_issue_score:.2f}",
+        )
+    stdout.print(table)
+
+    pairs = Table(title="Most-confused class pairs")
+    for column in ("class A", "class B", "A as B", "B as A", "overlap"):
+        pairs.add_column(column)
+    for pair in store.read_table("class_pairs").head(5).itertuples():
+        pairs.add_row(
+            _escape(pair.class_a),
+            _escape(pair.class_b),
+            str(pair.n_a_as_b),
+            str(pair.n_b_as_a),
+            f"{100 * pair.overlap:.1f}%",
+        )
+    stdout.print(pairs)
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    stdout.print(f"Stages: {timings}")
+    stdout.print(f"Report: [bold]{result.report_path}[/]")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(
+        Path("runs/demo"), "--out", "-o", help="Run folder to write."
+    ),
+    data_dir: Path = typer.Option(
+        Path("runs/digits"), help="Where the digit PNGs are written."
+    ),
+    progress: bool = typer.Option(
+        True, "--progress/--no-progress", help="Draw progress bars on stderr."
+    ),
+):
+    """Audit scikit-learn's handwritten digits, written out as PNG class folders."""
+    from beholder.audit import run_audit
+    from beholder.demo import write_digits
+
+    written = write_digits(data_dir)
+    stdout.print(f"Wrote {written} digit images to {data_dir}")
+    try:
+        with _progress(progress) as bars:
+            result = run_audit(data_dir, out, progress=bars)
+    except BeholderError as error:
+        _fail(error)
+    _print_summary(result)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

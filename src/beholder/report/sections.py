@@ -1,0 +1,184 @@
+"""The report's sections, each a function from a run store to an HTML fragment.
+
+Every fragment is rendered through a Jinja environment with autoescaping on,
+so file names and labels from the dataset are always escaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment
+
+from beholder.report.plots import confusion_matrix_png
+from beholder.report.thumbnails import png_or_jpeg_uri, thumbnail_uri
+
+_ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    html: str
+
+
+def render(template: str, **context) -> str:
+    """Render an inline Jinja template with autoescaping."""
+    return _ENV.from_string(template).render(**context)
+
+
+SUMMARY = """
+{% if ledger.flagged %}
+<p class="warn"><b>{{ ledger.flagged }} of {{ ledger.given }} files were not used.</b>
+See <a href="#ledger">the file ledger</a> for each file and the reason.</p>
+{% endif %}
+<table class="numbers">
+<tr><td>files given</td><td>{{ ledger.given }}</td></tr>
+<tr><td>images read</td><td>{{ ledger.read }}</td></tr>
+<tr><td>files flagged</td><td>{{ ledger.flagged }}</td></tr>
+<tr><td>classes</td><td>{{ summary.n_classes }}</td></tr>
+<tr><td>out-of-sample accuracy</td><td>{{ "%.3f" | format(summary.accuracy) }}</td></tr>
+<tr><td>likely label errors (suggested label beats given)</td><td>{{ summary.n_label_issues }}</td></tr>
+</table>
+<p class="muted">Predictions: {{ summary.prediction_source }}; backbone {{ config.backbone }}; seed {{ config.seed }}.</p>
+{% for note in summary.notes %}<p class="warn">{{ note }}</p>{% endfor %}
+"""
+
+
+def summary_section(store, meta) -> Section:
+    summary = meta["summary"]
+    html = render(
+        SUMMARY, summary=summary, ledger=summary["ledger"], config=meta["config"]
+    )
+    return Section("summary", "Summary", html)
+
+
+SUSPECTS = """
+<p>Ranked by label-issue score: the out-of-sample model puts more probability on
+another class than on the given one. Look at each image as if you were the model.</p>
+<div class="grid">
+{% for row in rows %}
+<div class="card">
+{% if row.thumb %}<img src="{{ row.thumb }}" alt="{{ row.relpath }}">{% endif %}
+<div>#{{ row.rank }} · score {{ "%.2f" | format(row.score) }}</div>
+<div>given <span class="given">{{ row.label }}</span></div>
+<div>suggested <span class="suggested">{{ row.suggested }}</span></div>
+<div class="path">{{ row.relpath }}</div>
+</div>
+{% endfor %}
+</div>
+"""
+
+
+def suspects_section(store, meta, *, n_suspects: int) -> Section:
+    images = store.read_table("images")
+    issues = store.read_table("label_issues").sort_values("rank").head(n_suspects)
+    merged = issues.merge(
+        images[["image_id", "path", "relpath", "label"]], on="image_id"
+    )
+    rows = [
+        {
+            "thumb": thumbnail_uri(r.path),
+            "rank": int(r.rank),
+            "score": float(r.label_issue_score),
+            "label": r.label,
+            "suggested": r.suggested,
+            "relpath": r.relpath,
+        }
+        for r in merged.itertuples()
+    ]
+    return Section(
+        "suspects",
+        f"Top {len(rows)} suspected label errors",
+        render(SUSPECTS, rows=rows),
+    )
+
+
+PAIRS = """
+<p>Unordered class pairs ranked by overlap: the larger share of either class that the
+out-of-sample model assigns to the other.</p>
+<table class="numbers">
+<tr><th>class A</th><th>class B</th><th>A as B</th><th>B as A</th><th>overlap</th></tr>
+{% for p in pairs %}
+<tr><td>{{ p.class_a }}</td><td>{{ p.class_b }}</td><td>{{ p.n_a_as_b }}</td>
+<td>{{ p.n_b_as_a }}</td><td>{{ "%.1f%%" | format(100 * p.overlap) }}</td></tr>
+{% endfor %}
+</table>
+{% for p in examples %}
+<h3>{{ p.class_a }} ↔ {{ p.class_b }}</h3>
+<div class="grid">
+{% for e in p.images %}
+<div class="card">{% if e.thumb %}<img src="{{ e.thumb }}" alt="{{ e.relpath }}">{% endif %}
+<div>given <span class="given">{{ e.label }}</span>, predicted <span class="suggested">{{ e.predicted }}</span></div>
+<div class="path">{{ e.relpath }}</div></div>
+{% endfor %}
+</div>
+{% endfor %}
+"""
+
+
+def pairs_section(store, meta, *, n_pairs: int = 10, n_examples: int = 3) -> Section:
+    pairs = store.read_table("class_pairs").head(n_pairs)
+    images = store.read_table("images")
+    examples = []
+    for pair in pairs.head(5).itertuples():
+        examples.append(
+            {
+                "class_a": pair.class_a,
+                "class_b": pair.class_b,
+                "images": _pair_examples(images, pair.class_a, pair.class_b, n_examples)
+                + _pair_examples(images, pair.class_b, pair.class_a, n_examples),
+            }
+        )
+    html = render(PAIRS, pairs=pairs.to_dict("records"), examples=examples)
+    return Section("pairs", "Most-confused class pairs", html)
+
+
+def _pair_examples(images: pd.DataFrame, given: str, predicted: str, n: int) -> list:
+    hits = images[(images["label"] == given) & (images["predicted"] == predicted)]
+    hits = hits.sort_values("confidence", ascending=False).head(n)
+    return [
+        {
+            "thumb": thumbnail_uri(r.path),
+            "label": r.label,
+            "predicted": r.predicted,
+            "relpath": r.relpath,
+        }
+        for r in hits.itertuples()
+    ]
+
+
+CONFUSION = """<img alt="confusion matrix" src="{{ uri }}" style="max-width:100%">"""
+
+
+def confusion_section(store, meta) -> Section:
+    matrix = store.read_array("confusion")
+    uri = png_or_jpeg_uri(confusion_matrix_png(np.asarray(matrix), meta["classes"]))
+    return Section("confusion", "Confusion matrix", render(CONFUSION, uri=uri))
+
+
+LEDGER = """
+{% if not rows %}<p>Every file given was read.</p>{% else %}
+<table><tr><th>reason</th><th>files</th></tr>
+{% for reason, count in by_reason %}<tr><td>{{ reason }}</td><td>{{ count }}</td></tr>{% endfor %}
+</table>
+<table><tr><th>file</th><th>stage</th><th>reason</th></tr>
+{% for r in rows %}<tr><td>{{ r.relpath }}</td><td>{{ r.stage }}</td><td>{{ r.reason }}</td></tr>{% endfor %}
+</table>
+{% if more %}<p class="muted">{{ more }} more in ledger.parquet.</p>{% endif %}
+{% endif %}
+"""
+
+
+def ledger_section(store, meta, *, max_rows: int = 500) -> Section:
+    ledger = store.read_table("ledger")
+    flagged = ledger[ledger["status"] == "flagged"]
+    by_reason = list(flagged["reason"].value_counts().items())
+    rows = flagged.head(max_rows).to_dict("records")
+    html = render(
+        LEDGER, rows=rows, by_reason=by_reason, more=max(0, len(flagged) - max_rows)
+    )
+    return Section("ledger", "File ledger: files not used", html)
