@@ -160,14 +160,17 @@ def _predict(dataset, embeddings, config, progress):
             "accuracy": accuracy,
             "notes": [],
         }
+    from beholder.embed.cache import default_cache_dir
     from beholder.predict import cross_val_probabilities
 
+    cache_dir = default_cache_dir() if config.cache_dir is None else config.cache_dir
     result = cross_val_probabilities(
         embeddings,
         labels,
         n_classes=len(dataset.classes),
         n_folds=config.n_folds,
         seed=config.seed,
+        cache_dir=cache_dir or None,
         progress=progress,
     )
     notes = [_name_classes(note, dataset.classes) for note in result.notes]

@@ -36,7 +36,9 @@ def _progress(enabled: bool):
 
 
 def _fail(error: Exception) -> None:
-    console.print(f"[bold red]error:[/] {_escape(str(error))}", highlight=False)
+    console.print(
+        f"[bold red]error:[/] {_escape(str(error))}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code=2)
 
 
@@ -196,6 +198,93 @@ def demo(
     except BeholderError as error:
         _fail(error)
     _print_summary(result)
+
+
+@app.command()
+def review(
+    run_dir: Path = typer.Argument(..., help="Run folder written by beholder audit."),
+    host: str = typer.Option(
+        "127.0.0.1", help="Address to listen on; a non-loopback address needs --token."
+    ),
+    port: int = typer.Option(
+        8765, min=0, max=65535, help="TCP port to listen on; 0 picks a free port."
+    ),
+    token: Optional[str] = typer.Option(
+        None,
+        envvar="BEHOLDER_REVIEW_TOKEN",
+        help="Secret every request must carry: open the printed address once "
+        "(it sets a cookie) or send 'Authorization: Bearer TOKEN'.",
+    ),
+    database_url: Optional[str] = typer.Option(
+        None,
+        help="SQLAlchemy URL of the run's database; default the URL in run.json, "
+        "else RUN_DIR/beholder.db.",
+    ),
+):
+    """Review a run in the browser; every decision is committed to the journal."""
+    from beholder.review.server import serve
+
+    def announce(url: str) -> None:
+        shown = f"{url}?token={token}" if token else url
+        stdout.print(
+            f"Review app: [bold]{_escape(shown)}[/] (Ctrl+C stops it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        stdout.file.flush()
+
+    try:
+        serve(
+            run_dir,
+            host=host,
+            port=port,
+            token=token,
+            database_url=database_url,
+            on_ready=announce,
+        )
+    except BeholderError as error:
+        _fail(error)
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="Run folder written by beholder audit."),
+    out: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Folder to write; default RUN_DIR/export. An earlier export there "
+        "is replaced.",
+    ),
+    mode: str = typer.Option(
+        "links", help="'links' (symlinks to the dataset's files) or 'copies'."
+    ),
+    database_url: Optional[str] = typer.Option(
+        None,
+        help="SQLAlchemy URL of the run's database; default the URL in run.json, "
+        "else RUN_DIR/beholder.db.",
+    ),
+):
+    """Export the reviewed dataset: manifest, class folders and decision journal."""
+    from beholder.review.export import MODES, export_run
+
+    if mode not in MODES:
+        _fail(ValueError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}."))
+    try:
+        result = export_run(run_dir, out, mode=mode, database_url=database_url)
+    except BeholderError as error:
+        _fail(error)
+    counts = ", ".join(f"{action} {n}" for action, n in result.counts.items())
+    stdout.print(
+        f"Exported [bold]{result.n_images}[/] images ({result.n_removed} removed) "
+        f"to {_escape(str(result.out_dir))}",
+        highlight=False,
+    )
+    stdout.print(f"  by action: {_escape(counts)}", highlight=False)
+    stdout.print(
+        "  manifest.csv, manifest.parquet, removed.csv, journal.csv, images/",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

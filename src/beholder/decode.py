@@ -1,16 +1,25 @@
 """Decode one image file to an 8-bit RGB ``PIL.Image``, whatever it holds.
 
-Every stage that looks at pixels goes through :func:`open_rgb`, so all of
-them see the same picture: EXIF orientation applied, 16-bit data scaled (not
-clipped) to 8 bits, transparency composited on a fixed gray, CMYK and
-palette images converted. The format comes from the file's content, never
-its extension. Anything that cannot be decoded raises
-:class:`~beholder.errors.ImageDecodeError` with a short reason.
+Every stage that looks at pixels goes through :func:`open_rgb`, or through
+:func:`decode_image`, which also returns what was done to the file. So all
+stages see the same picture. EXIF orientation is applied, 16-bit data is
+scaled (not clipped) to 8 bits, transparency is composited on a fixed gray,
+CMYK and palette images are converted, and an animation gives its first
+frame. The format comes from the file's content, never its extension. Anything that cannot be
+decoded raises :class:`~beholder.errors.ImageDecodeError` with a short,
+stable reason (see :data:`REASONS`).
+
+HEIC/HEIF files decode when ``pillow-heif`` is installed; without it they
+fail with the reason ``"unsupported format (HEIC; install pillow-heif)"``.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import stat
 import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +27,63 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from beholder.errors import ImageDecodeError
 
+logger = logging.getLogger(__name__)
+
 # Transparent pixels are shown on this colour, chosen because it is neither
 # dark nor bright and so shifts brightness statistics the least.
 BACKGROUND = (128, 128, 128)
 
-# Decoding stops above this many pixels (about 16k x 16k) to bound memory.
-MAX_PIXELS = 256_000_000
+# Decoding stops above this many pixels (12,000 x 12,000, about 430 MB as
+# 8-bit RGB) to bound memory. It is checked from the header, before any pixel
+# data is read. Pillow's own decompression-bomb error (above twice
+# Image.MAX_IMAGE_PIXELS, about 179 million pixels by default) gives the same
+# reason.
+MAX_PIXELS = 144_000_000
 
-ImageFile.LOAD_TRUNCATED_IMAGES = False
+# The reasons ImageDecodeError carries. The ledger stores them and the report
+# counts files by them, so they stay short and fixed.
+REASONS = {
+    "empty file": "the file has 0 bytes",
+    "not a regular file": "a folder, device or pipe where an image was expected",
+    "unreadable file": "the operating system refused to read it (permissions, I/O)",
+    "not an image": "the content matches no image format",
+    "unsupported format": "a known format this installation cannot decode",
+    "truncated file": "the image data ends early",
+    "image too large": f"more than {MAX_PIXELS:,} pixels",
+    "unsupported colour mode": "a colour mode with no conversion to RGB",
+    "decode failed": "the data is corrupt in another way",
+}
+
+_HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+# Formats that share one decoder, so a ".jpg" holding an MPO is no mismatch.
+_FORMAT_FAMILY = {"MPO": "JPEG", "DIB": "BMP", "CUR": "ICO"}
+
+# ISO base media brands (bytes 8-12 of an "ftyp" box) of still-image formats.
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An image decoded by :func:`decode_image`, and what was done to it.
+
+    ``width`` and ``height`` are the full size after EXIF orientation, even
+    when ``image`` was decoded at a reduced draft scale.
+    """
+
+    image: Image.Image
+    format: str
+    mode: str
+    width: int
+    height: int
+    is_animated: bool = False
+    exif_transposed: bool = False
+    scaled_to_8bit: bool = False
+    alpha_composited: bool = False
+    extension_mismatch: bool = False
+    notes: tuple[str, ...] = ()
 
 
 def open_rgb(path: str | Path, *, draft_size: int | None = None) -> Image.Image:
@@ -38,83 +96,277 @@ def open_rgb(path: str | Path, *, draft_size: int | None = None) -> Image.Image:
     draft_size : int, optional
         When given, a JPEG is decoded at a reduced scale whose shorter side is
         still at least ``draft_size`` pixels (the decoder's draft mode), which
-        is several times faster for statistics and thumbnails.
+        is several times faster for statistics and thumbnails. The whole file
+        is still read, so truncation is still detected.
+
+    Like :func:`decode_image`, call it from one thread per process.
 
     Raises
     ------
     ImageDecodeError
-        With ``reason`` one of: empty file, not an image, truncated file,
-        image too large, unreadable file, decode failed.
+        With ``reason`` starting with one of the keys of :data:`REASONS`.
+    """
+    return decode_image(path, draft_size=draft_size).image
+
+
+def decode_image(path: str | Path, *, draft_size: int | None = None) -> DecodedImage:
+    """Decode ``path`` like :func:`open_rgb` and record what the conversion did.
+
+    Warnings that Pillow emits while reading the file (corrupt EXIF, odd
+    chunks) are caught and turned into ``notes``. They are caught with
+    :func:`warnings.catch_warnings`, and ``ImageFile.LOAD_TRUNCATED_IMAGES``
+    is turned off during the call. Both change process-wide state, so call
+    this from one thread per process.
     """
     path = Path(path)
-    _check_size(path)
+    _check_file(path)
+    _register_heif_opener()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                _check_pixels(path, image)
-                if draft_size and image.format == "JPEG":
-                    image.draft("RGB", _draft_box(image.size, draft_size))
-                image.seek(0)
-                image.load()
-                oriented = _apply_orientation(image)
-                return to_rgb(oriented)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            decoded = _decode(path, draft_size)
     except ImageDecodeError:
         raise
-    except UnidentifiedImageError as error:
-        raise ImageDecodeError(path, "not an image", str(error)) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except UnidentifiedImageError:
+        raise ImageDecodeError(path, _identify_unsupported(path)) from None
+    except Image.DecompressionBombError as error:
         raise ImageDecodeError(path, "image too large", str(error)) from None
     except OSError as error:
-        reason = "truncated file" if "truncated" in str(error) else "decode failed"
-        raise ImageDecodeError(path, reason, str(error)) from None
-    except (ValueError, SyntaxError, EOFError, MemoryError) as error:
+        raise ImageDecodeError(path, _os_error_reason(error), str(error)) from None
+    except Exception as error:  # noqa: BLE001 - one corrupt file must not stop a run
+        # Pillow's plugins raise many types on corrupt data (struct.error,
+        # IndexError, ZeroDivisionError, ...). The caller records the reason.
+        logger.debug("decoding %s failed: %r", path, error)
         raise ImageDecodeError(path, "decode failed", repr(error)) from None
+
+    return replace(decoded, notes=decoded.notes + _warning_notes(caught))
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any PIL mode to 8-bit RGB without clipping or dropping alpha badly."""
+    """Convert any PIL mode to 8-bit RGB, scaling high bit depths and compositing alpha.
+
+    Raises ValueError for modes that Pillow cannot convert to RGB (LAB, HSV).
+    """
+    return _convert(image)[0]
+
+
+def _decode(path: Path, draft_size: int | None) -> DecodedImage:
+    # Training scripts often set LOAD_TRUNCATED_IMAGES to True, which makes
+    # Pillow fill missing data with gray. The audit must see truncated files
+    # as broken, so the setting is off while this file decodes.
+    allow_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with Image.open(path, formats=_content_formats()) as image:
+            return _decode_open(path, image, draft_size)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = allow_truncated
+
+
+def _decode_open(path: Path, image: ImageFile.ImageFile, draft_size) -> DecodedImage:
+    notes = []
+    file_format = image.format or "unknown"
+    full_size = image.size
+    _check_pixels(path, image)
+
+    is_animated = bool(getattr(image, "is_animated", False))
+    if is_animated:
+        image.seek(0)
+        notes.append("animated or multi-frame, first frame used")
+    mismatch = _extension_mismatch(path, file_format)
+    if mismatch:
+        notes.append(mismatch)
+
+    if draft_size and file_format in ("JPEG", "MPO"):
+        image.draft(image.mode, _draft_box(image.size, draft_size))
+    image.load()
     mode = image.mode
-    if mode == "RGB":
-        return image.copy()
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+
+    orientation, exif_note = _read_orientation(image)
+    if exif_note:
+        notes.append(exif_note)
+    transposed = orientation in range(2, 9)
+    if transposed:
+        image = ImageOps.exif_transpose(image)
+        notes.append(f"EXIF orientation {orientation} applied")
+    if orientation in range(5, 9):
+        full_size = (full_size[1], full_size[0])
+
+    try:
+        rgb, conversion_notes = _convert(image)
+    except ValueError as error:
+        reason = f"unsupported colour mode ({mode})"
+        raise ImageDecodeError(path, reason, str(error)) from None
+    notes.extend(conversion_notes)
+    return DecodedImage(
+        image=rgb,
+        format=file_format,
+        mode=mode,
+        width=full_size[0],
+        height=full_size[1],
+        is_animated=is_animated,
+        exif_transposed=transposed,
+        scaled_to_8bit=any("scaled to 8 bits" in note for note in conversion_notes),
+        alpha_composited="transparency composited on gray" in conversion_notes,
+        extension_mismatch=bool(mismatch),
+        notes=tuple(notes),
+    )
+
+
+def _convert(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """Return the image as 8-bit RGB and notes on any lossy step taken."""
+    mode = image.mode
+    if mode in _HIGH_DEPTH_MODES:
         return _high_depth_to_rgb(image)
     if mode == "P":
         has_alpha = "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
         mode = image.mode
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    if mode == "L" and "transparency" in image.info:
-        return to_rgb(image.convert("LA"))
-    return image.convert("RGB")
+    if mode in ("L", "RGB") and "transparency" in image.info:
+        image = image.convert("LA" if mode == "L" else "RGBA")
+        mode = image.mode
+    if mode in _ALPHA_MODES:
+        return _composite(image), ["transparency composited on gray"]
+    if mode == "RGB":
+        return image.copy(), []
+
+    # Modes with no conversion to RGB (LAB, HSV) raise ValueError here.
+    rgb = image.convert("RGB")
+    return rgb, (["CMYK converted to RGB"] if mode == "CMYK" else [])
 
 
-def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
-    """Scale 16-bit or 32-bit data linearly to 0..255 by its type's range."""
+def _composite(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, BACKGROUND + (255,))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _high_depth_to_rgb(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """Scale 16-bit, 32-bit and float data linearly to 0..255, never clipping."""
     array = np.asarray(image)
-    if image.mode.startswith("I;16") or (array.max(initial=0) > 255):
-        top = 65535.0 if array.max(initial=0) <= 65535 else float(array.max())
-        array = array.astype(np.float64) * (255.0 / top)
-    gray = np.clip(np.rint(array), 0, 255).astype(np.uint8)
-    return Image.fromarray(gray, mode="L").convert("RGB")
+    low = float(array.min(initial=0))
+    high = float(array.max(initial=0))
+    if image.mode.startswith("I;16"):
+        top, note = 65535.0, "16-bit data scaled to 8 bits"
+    elif image.mode == "F" and low >= 0.0 and high <= 1.0:
+        top, note = 1.0, "floating-point data scaled to 8 bits"
+    elif high <= 255:
+        top, note = 255.0, None
+    elif high <= 65535:
+        top, note = 65535.0, "16-bit data scaled to 8 bits"
+    else:
+        top, note = high, "32-bit data scaled to 8 bits by its maximum"
+
+    scaled = np.asarray(array, dtype=np.float64) * (255.0 / top)
+    # Only negative values can fall outside 0..255 here, because top is at
+    # least the maximum.
+    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    rgb = Image.fromarray(gray, mode="L").convert("RGB")
+    return rgb, ([note] if note else [])
 
 
-def _apply_orientation(image: Image.Image) -> Image.Image:
+def _read_orientation(image: Image.Image) -> tuple[int | None, str | None]:
+    """Return the EXIF orientation (1-8 or None) and a note when EXIF is malformed."""
     try:
-        return ImageOps.exif_transpose(image)
+        value = image.getexif().get(0x0112)
     except Exception:  # noqa: BLE001 - malformed EXIF must never stop a run
-        return image
+        return None, "malformed EXIF ignored"
+    if value is None or value == 0:
+        # 0 is outside the EXIF range but many cameras write it for "unknown".
+        return None, None
+    if not isinstance(value, int) or not 1 <= value <= 8:
+        return None, f"invalid EXIF orientation {value!r} ignored"
+    return value, None
 
 
-def _check_size(path: Path) -> None:
+def _warning_notes(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
+    notes = []
+    for item in caught:
+        text = str(item.message).strip()
+        if "EXIF" in text:
+            note = "malformed EXIF ignored"
+        else:
+            note = f"decoder warning: {text[:100]}"
+        if note not in notes:
+            notes.append(note)
+    return tuple(notes)
+
+
+def _extension_mismatch(path: Path, file_format: str) -> str | None:
+    expected = Image.registered_extensions().get(path.suffix.lower())
+    if expected is None:
+        return None
+    if _FORMAT_FAMILY.get(expected, expected) == _FORMAT_FAMILY.get(
+        file_format, file_format
+    ):
+        return None
+    return f"extension {path.suffix} but content is {file_format}"
+
+
+def _content_formats() -> list[str]:
+    """Registered formats that are recognised by their content's signature.
+
+    Plugins without a signature check (TGA, SPIDER, IM, ...) accept almost
+    any bytes, so a text file could come out as a nonsense image. They are
+    left out.
+    """
+    Image.init()
+    return [name for name in Image.ID if Image.OPEN[name][1] is not None]
+
+
+def _identify_unsupported(path: Path) -> str:
+    """Name what an unidentified file holds, as an ImageDecodeError reason."""
     try:
-        size = path.stat().st_size
+        with open(path, "rb") as file:
+            head = file.read(64)
+    except OSError:
+        return "not an image"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIF_BRANDS:
+            return "unsupported format (HEIC; install pillow-heif)"
+        if brand in _AVIF_BRANDS:
+            return "unsupported format (AVIF; install Pillow 11.3 or later)"
+        return "not an image (video file)"
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL ")):
+        return "unsupported format (JPEG XL)"
+    if head.startswith(b"%PDF"):
+        return "not an image (PDF document)"
+    if b"<svg" in head.lower():
+        return "unsupported format (SVG vector image)"
+    return "not an image"
+
+
+def _os_error_reason(error: OSError) -> str:
+    if error.errno is not None:
+        return "unreadable file"
+    text = str(error).lower()
+    if "truncated" in text:
+        return "truncated file"
+    return "decode failed"
+
+
+@functools.cache
+def _register_heif_opener() -> bool:
+    """Register pillow-heif's HEIC/HEIF opener with Pillow, once per process."""
+    try:
+        import pillow_heif
+    except ImportError:
+        logger.debug("pillow-heif is not installed; HEIC files will be flagged")
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def _check_file(path: Path) -> None:
+    try:
+        info = path.stat()
     except OSError as error:
         raise ImageDecodeError(path, "unreadable file", error.strerror) from None
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageDecodeError(path, "not a regular file")
+    if info.st_size == 0:
         raise ImageDecodeError(path, "empty file")
 
 

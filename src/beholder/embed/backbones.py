@@ -188,8 +188,7 @@ def _load_checkpoint(timm, path: Path):
         name = type(model).__name__
     elif isinstance(checkpoint, dict) and "arch" in checkpoint:
         name = checkpoint["arch"]
-        model = timm.create_model(name, pretrained=False)
-        model.load_state_dict(checkpoint.get("state_dict", checkpoint.get("model")))
+        model = _model_from_state(timm, name, checkpoint, path)
     else:
         raise BackboneError(
             f"Checkpoint {path} is a bare state dict, so its architecture is "
@@ -199,6 +198,34 @@ def _load_checkpoint(timm, path: Path):
         model.reset_classifier(0)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     return model, name, f"{path.name}:{digest}"
+
+
+def _model_from_state(timm, name: str, checkpoint: dict, path: Path):
+    """Create ``name`` and load the checkpoint's weights, with or without a head."""
+    state = checkpoint.get("state_dict", checkpoint.get("model"))
+    if not isinstance(state, dict):
+        raise BackboneError(
+            f"Checkpoint {path} has no 'state_dict' or 'model' entry with weights."
+        )
+    try:
+        model = timm.create_model(name, pretrained=False)
+    except RuntimeError as error:
+        raise BackboneError(
+            f"Checkpoint {path}: unknown architecture {name!r}."
+        ) from error
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        # A checkpoint saved from a headless model (num_classes=0) has no
+        # classifier tensors; drop the head and try once more.
+        model.reset_classifier(0)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            raise BackboneError(
+                f"Checkpoint {path} does not fit architecture {name!r}: {error}"
+            ) from error
+    return model
 
 
 def _describe(model, name: str, weights_id: str) -> Backbone:

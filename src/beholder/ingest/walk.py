@@ -4,11 +4,43 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from beholder.ingest.names import printable_path
 
 # Names that operating systems, archivers and notebooks leave in folders.
 # They are never classes and never images.
 SYSTEM_NAMES = {"thumbs.db", "desktop.ini", "__macosx", "@eadir", "$recycle.bin"}
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A file (or an entry standing for one) that the walk reached.
+
+    ``path`` is the path as reached, through links, not resolved. ``relpath``
+    is relative to the walk root, ``/``-separated and valid UTF-8 (see
+    :func:`~beholder.ingest.names.printable_path`). ``reason`` is None for an
+    ordinary file and a short phrase for an entry that must be flagged
+    without being opened.
+    """
+
+    path: Path
+    relpath: str
+    reason: str | None
+
+    @property
+    def parts(self) -> list[str]:
+        return self.relpath.split("/")
+
+
+@dataclass
+class _Folder:
+    entries: Iterator[os.DirEntry]
+    relpath: str
+    hidden: bool
+    key: tuple[int, int]
+    ancestors: tuple[tuple[int, int], ...]
 
 
 def is_hidden_or_system(name: str) -> bool:
@@ -16,47 +48,93 @@ def is_hidden_or_system(name: str) -> bool:
     return name.startswith(".") or name.lower() in SYSTEM_NAMES
 
 
-def walk_files(folder: Path) -> Iterator[tuple[Path, str | None]]:
-    """Yield ``(file_path, reason)`` for every file below ``folder``.
+def walk_files(root: Path) -> Iterator[FoundFile]:
+    """Yield every file below ``root`` in sorted, depth-first order.
 
-    ``reason`` is ``None`` for an ordinary file and a short phrase for a file
-    that must be flagged without being opened (hidden, inside a hidden
-    folder, a broken link). Linked folders are followed once: a link back to
-    a folder already visited is reported as a loop instead of being walked
-    again.
+    Entries that cannot be read as files are yielded too, with a reason:
+    hidden or system files, files inside hidden or system folders, broken
+    links, pipes and devices, unreadable folders, and names that are not
+    valid UTF-8. A linked folder is walked once: a link to a folder that is
+    already being walked (a loop) or was walked before (a second way to the
+    same files) is yielded as one entry with a reason instead.
     """
-    seen: set[tuple[int, int]] = set()
-    yield from _walk(folder, seen, hidden_parent=False)
-
-
-def _walk(folder: Path, seen: set, *, hidden_parent: bool):
-    try:
-        stat = folder.stat()
-    except OSError as error:
-        yield folder, f"unreadable folder ({error.strerror})"
+    seen: dict[tuple[int, int], str] = {}
+    stack: list[_Folder] = []
+    opened = _enter(os.fspath(root), "", False, (), seen)
+    if isinstance(opened, FoundFile):
+        yield opened
         return
-    key = (stat.st_dev, stat.st_ino)
-    if key in seen:
-        yield folder, "symbolic link loop (folder already visited)"
-        return
-    seen.add(key)
+    stack.append(opened)
 
-    try:
-        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-    except OSError as error:
-        yield folder, f"unreadable folder ({error.strerror})"
-        return
-    for entry in entries:
-        path = Path(entry.path)
-        hidden = hidden_parent or is_hidden_or_system(entry.name)
-        if entry.is_dir(follow_symlinks=True):
-            yield from _walk(path, seen, hidden_parent=hidden)
-        elif entry.is_file(follow_symlinks=True):
-            yield path, _file_reason(entry.name, hidden, hidden_parent)
-        elif entry.is_symlink():
-            yield path, "broken symbolic link"
+    # An explicit stack instead of recursion, so that a very deep tree
+    # cannot exceed Python's recursion limit.
+    while stack:
+        folder = stack[-1]
+        entry = next(folder.entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        relpath = f"{folder.relpath}/{entry.name}" if folder.relpath else entry.name
+        hidden = folder.hidden or is_hidden_or_system(entry.name)
+        kind = _kind(entry)
+        if kind == "folder":
+            ancestors = folder.ancestors + (folder.key,)
+            opened = _enter(entry.path, relpath, hidden, ancestors, seen)
+            if isinstance(opened, FoundFile):
+                yield opened
+            else:
+                stack.append(opened)
+        elif kind == "file":
+            reason = _file_reason(entry.name, hidden, folder.hidden)
+            yield _found(entry.path, relpath, reason)
         else:
-            yield path, "not a regular file"
+            yield _found(entry.path, relpath, kind)
+
+
+def _enter(path: str, relpath: str, hidden: bool, ancestors, seen):
+    """Open a folder for walking, or return a FoundFile saying why it is not walked."""
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        return _found(path, relpath, f"unreadable folder: {error.strerror}")
+    key = (info.st_dev, info.st_ino)
+    if key in ancestors:
+        where = seen[key] or "the dataset root"
+        return _found(path, relpath, f"symbolic link loop: points back to {where}")
+    if key in seen:
+        return _found(
+            path, relpath, f"link to a folder already read: same folder as {seen[key]}"
+        )
+    seen[key] = relpath
+
+    try:
+        with os.scandir(path) as iterator:
+            entries = sorted(iterator, key=lambda entry: entry.name)
+    except OSError as error:
+        return _found(path, relpath, f"unreadable folder: {error.strerror}")
+    return _Folder(iter(entries), relpath, hidden, key, ancestors)
+
+
+def _kind(entry: os.DirEntry) -> str:
+    """Return "folder", "file", or the reason the entry is neither."""
+    try:
+        if entry.is_dir(follow_symlinks=True):
+            return "folder"
+        if entry.is_file(follow_symlinks=True):
+            return "file"
+        if entry.is_symlink():
+            return "broken symbolic link"
+    except OSError as error:
+        return f"unreadable entry: {error.strerror}"
+    return "not a regular file"
+
+
+def _found(path, relpath: str, reason: str | None) -> FoundFile:
+    shown, valid = printable_path(relpath)
+    if not valid:
+        reason = "file name is not valid UTF-8: rename it"
+        path = printable_path(str(path))[0]
+    return FoundFile(Path(path), shown, reason)
 
 
 def _file_reason(name: str, hidden: bool, hidden_parent: bool) -> str | None:

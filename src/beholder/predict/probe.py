@@ -8,15 +8,19 @@ ranking needs: in-sample probabilities memorise wrong labels.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_C = 0.5  # inverse L2 strength; chosen on sun8 accuracy (see probe docs)
+DEFAULT_C = 0.5  # inverse L2 strength: sun8 accuracy 0.983 at 0.5 against 0.981 at 0.05
+_CACHE_VERSION = 1  # bump when the fitting changes, so old cache files are unused
 
 
 @dataclass
@@ -62,6 +66,7 @@ def cross_val_probabilities(
     n_folds: int = 5,
     seed: int = 0,
     C: float = DEFAULT_C,
+    cache_dir: str | Path | None = None,
     progress=None,
 ) -> CrossValResult:
     """Predict every image with a probe trained on the other folds.
@@ -78,6 +83,9 @@ def cross_val_probabilities(
         are spread over as many folds as they have images (see ``notes``).
     seed : int, default 0
         Seeds the fold assignment and the solver.
+    cache_dir : path, optional
+        Where results are kept, keyed by a hash of the embeddings, labels
+        and every setting, so an identical rerun skips the fitting.
 
     Returns
     -------
@@ -94,6 +102,12 @@ def cross_val_probabilities(
         )
     if n_folds < 2:
         raise ValueError(f"n_folds must be at least 2, got {n_folds}.")
+
+    key = _cache_key(embeddings, labels, n_classes, n_folds, seed, C)
+    cached = _read_cache(cache_dir, key)
+    if cached is not None:
+        logger.info("cross-validated probabilities read from cache %s", key)
+        return cached
 
     folds, notes = assign_folds(labels, n_folds=n_folds, seed=seed)
     probabilities = np.zeros((len(labels), n_classes), dtype=np.float64)
@@ -112,7 +126,58 @@ def cross_val_probabilities(
 
     accuracy = float((probabilities.argmax(axis=1) == labels).mean())
     logger.info("cross-validated accuracy %.4f over %d folds", accuracy, n_folds)
-    return CrossValResult(probabilities, folds, n_folds, seed, accuracy, notes)
+    result = CrossValResult(probabilities, folds, n_folds, seed, accuracy, notes)
+    _write_cache(cache_dir, key, result)
+    return result
+
+
+def _cache_key(embeddings, labels, n_classes, n_folds, seed, C) -> str:
+    import sklearn
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(embeddings).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    settings = (
+        f"{n_classes}|{n_folds}|{seed}|{C}|{sklearn.__version__}|{_CACHE_VERSION}"
+    )
+    digest.update(settings.encode())
+    return digest.hexdigest()
+
+
+def _read_cache(cache_dir, key: str) -> CrossValResult | None:
+    if cache_dir is None:
+        return None
+    path = Path(cache_dir) / f"probe-{key}.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        notes = json.loads(str(saved["notes"]))
+        return CrossValResult(
+            probabilities=saved["probabilities"],
+            folds=saved["folds"],
+            n_folds=int(saved["n_folds"]),
+            seed=int(saved["seed"]),
+            accuracy=float(saved["accuracy"]),
+            notes=notes,
+        )
+
+
+def _write_cache(cache_dir, key: str, result: CrossValResult) -> None:
+    if cache_dir is None:
+        return
+    folder = Path(cache_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"probe-{key}.partial.npz"
+    np.savez(
+        partial,
+        probabilities=result.probabilities,
+        folds=result.folds,
+        n_folds=result.n_folds,
+        seed=result.seed,
+        accuracy=result.accuracy,
+        notes=json.dumps(result.notes),
+    )
+    partial.replace(folder / f"probe-{key}.npz")
 
 
 def assign_folds(labels: np.ndarray, *, n_folds: int, seed: int):
@@ -154,7 +219,8 @@ def _fit_predict(x_train, y_train, x_test, n_classes, seed, C):
         return result
     probe = fit_probe(x_train, y_train, seed=seed, C=C)
     result[:, probe.classes_] = probe.predict_proba(x_test)
-    return result
+    # float32 features give float32 probabilities; renormalise in float64.
+    return result / result.sum(axis=1, keepdims=True)
 
 
 def _convergence_warning():

@@ -1,0 +1,120 @@
+"""Object scale and framing: how much of the frame the picture itself fills.
+
+A class whose images are small pictures on a uniform border (thumbnails
+pasted on a canvas, letterboxed video frames, scans with margins) can be
+learned from the border alone. ``content_fraction`` is the area of the
+bounding box left after peeling uniform rows and columns off each side,
+divided by the image area: 1.0 for a photograph that fills its frame, 0.25
+for one shrunk to half its width and height on a plain canvas.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PIL import Image
+
+from beholder.decode import open_rgb
+from beholder.errors import ImageDecodeError
+
+logger = logging.getLogger(__name__)
+
+# Border pixels may differ from the border colour by this much (0..255) per
+# channel: enough for JPEG noise on a flat canvas, too little for most skies,
+# whose gradients drift past it within a few rows.
+DEFAULT_TOLERANCE = 10
+# Share of a row or column that must match the border colour, so that a few
+# ringing pixels at the picture's edge do not end the border early.
+_MATCHING_SHARE = 0.98
+
+
+def measure_content_fraction(
+    image: Image.Image | np.ndarray, *, tolerance: int = DEFAULT_TOLERANCE
+) -> float:
+    """Return the share of the image area inside its uniform border.
+
+    Parameters
+    ----------
+    image : PIL.Image or ndarray of shape (height, width, 3), uint8
+    tolerance : int, default 10
+        Maximum per-channel difference (0..255) from the colour of the
+        outermost row or column for a pixel to count as border.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; 0.0 when the whole image is one uniform colour.
+    """
+    if isinstance(image, Image.Image):
+        image = image.convert("RGB")
+    pixels = np.asarray(image)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(
+            f"image must be RGB with shape (height, width, 3), got {pixels.shape}."
+        )
+    pixels = pixels.astype(np.int16)
+    height, width = pixels.shape[:2]
+
+    top = _border_depth(pixels, tolerance)
+    bottom = _border_depth(pixels[::-1], tolerance)
+    if top + bottom >= height:
+        return 0.0
+    inner = pixels[top : height - bottom]
+    columns = inner.transpose(1, 0, 2)
+    left = _border_depth(columns, tolerance)
+    right = _border_depth(columns[::-1], tolerance)
+    if left + right >= width:
+        return 0.0
+    return float((height - top - bottom) * (width - left - right) / (height * width))
+
+
+def _border_depth(pixels: np.ndarray, tolerance: int) -> int:
+    """Count the leading rows of ``pixels`` that match the first row's colour."""
+    colour = np.median(pixels[0], axis=0)
+    if not _matches(pixels[:1], colour, tolerance)[0]:
+        return 0  # most photographs: no border, so skip the full comparison
+    matching = _matches(pixels, colour, tolerance)
+    if matching.all():
+        return len(matching)
+    return int(np.argmin(matching))
+
+
+def _matches(rows: np.ndarray, colour: np.ndarray, tolerance: int) -> np.ndarray:
+    close = np.abs(rows - colour).max(axis=2) <= tolerance
+    return close.mean(axis=1) >= _MATCHING_SHARE
+
+
+def compute_content_fractions(
+    paths, *, max_side: int = 128, progress=None
+) -> np.ndarray:
+    """Measure :func:`measure_content_fraction` for each image file.
+
+    Images are decoded at about ``max_side`` pixels (JPEG draft mode, then a
+    thumbnail), which changes the fraction by at most a pixel's width.
+
+    Returns
+    -------
+    ndarray of shape (n_images,), float
+        NaN where the file could not be decoded.
+    """
+    fractions = np.full(len(paths), np.nan)
+    if progress is not None:
+        progress.stage("content fraction", len(paths))
+    n_failed = 0
+    for i, path in enumerate(paths):
+        try:
+            image = open_rgb(path, draft_size=max_side)
+        except ImageDecodeError as error:
+            n_failed += 1
+            logger.debug("content fraction skipped %s: %s", path, error.reason)
+        else:
+            image.thumbnail((max_side, max_side))
+            fractions[i] = measure_content_fraction(image)
+        if progress is not None:
+            progress.advance()
+    if n_failed:
+        logger.warning(
+            "content fraction: %d of %d images failed to decode", n_failed, len(paths)
+        )
+    return fractions

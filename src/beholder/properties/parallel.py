@@ -1,0 +1,96 @@
+"""Apply a function to chunks of a list across worker processes."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from beholder.progress import NullProgress, Progress
+
+logger = logging.getLogger(__name__)
+
+# Chunks are small enough that the progress bar moves and the last worker
+# does not finish long after the others, and large enough that sending
+# results between processes costs little next to decoding.
+MIN_CHUNK = 16
+MAX_CHUNK = 256
+CHUNKS_PER_WORKER = 8
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Return the number of worker processes for ``n_jobs``.
+
+    ``None`` or ``-1`` means one per CPU that this process may run on;
+    other negative values count back from that, as in scikit-learn.
+    """
+    available = _available_cpus()
+    if n_jobs is None or n_jobs == -1:
+        return available
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 is invalid: use a positive count, or -1 for all CPUs.")
+    if n_jobs < 0:
+        return max(1, available + 1 + n_jobs)
+    return n_jobs
+
+
+def map_chunks(
+    function: Callable,
+    items: Sequence,
+    *,
+    n_jobs: int | None = None,
+    progress: Progress | None = None,
+) -> list:
+    """Apply ``function`` to consecutive chunks of ``items``, in worker processes.
+
+    ``function`` takes a list of items and returns one result for the chunk.
+    It must be a module-level function (workers find it by name) that never
+    raises for a bad item. Returns the chunk results in input order. With one
+    job, or fewer items than two chunks, everything runs in this process.
+    Progress advances by the size of each finished chunk.
+    """
+    progress = progress or NullProgress()
+    items = list(items)
+    n_workers = min(resolve_n_jobs(n_jobs), max(1, len(items)))
+    size = _chunk_size(len(items), n_workers)
+    chunks = [items[start : start + size] for start in range(0, len(items), size)]
+    if n_workers == 1 or len(chunks) < 2:
+        results = []
+        for chunk in chunks:
+            results.append(function(chunk))
+            progress.advance(len(chunk))
+        return results
+
+    results: list = [None] * len(chunks)
+    with ProcessPoolExecutor(n_workers, mp_context=_context()) as executor:
+        futures = {
+            executor.submit(function, chunk): index for index, chunk in enumerate(chunks)
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            progress.advance(len(chunks[index]))
+    return results
+
+
+def _chunk_size(n_items: int, n_workers: int) -> int:
+    wanted = n_items // max(1, n_workers * CHUNKS_PER_WORKER)
+    return max(MIN_CHUNK, min(MAX_CHUNK, wanted))
+
+
+def _available_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _context():
+    """Start workers by forkserver where it exists, else by spawn.
+
+    Plain fork is avoided because the caller may already run threads (torch
+    and BLAS start thread pools), and forking a threaded process can hang.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
