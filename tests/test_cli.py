@@ -81,3 +81,51 @@ def test_audit_on_real_scenes(shared_data, tmp_path):
     assert summary["accuracy"] > 0.8
     top_pair = store.read_table("class_pairs").iloc[0]
     assert {top_pair["class_a"], top_pair["class_b"]} == {"Bedroom", "LivingRoom"}
+
+
+def test_audit_reads_csv_manifest(make_class_folders, tmp_path, tiny_backbone_file):
+    data = make_class_folders(n_classes=2, per_class=6)
+    rows = ["file,category"]
+    rows += [
+        f"{p.relative_to(data).as_posix()},{p.parent.name}"
+        for p in sorted(data.rglob("*.png"))
+    ]
+    rows.append("missing/nothing.png,class_0")
+    manifest = data / "labels.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            str(manifest),
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+            "--backbone",
+            str(tiny_backbone_file),
+            "--folds",
+            "3",
+            "--path-column",
+            "file",
+            "--label-column",
+            "category",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "12 images read, 1 file flagged of 13 given" in result.output
+    ledger = RunStore.open(tmp_path / "run").read_table("ledger")
+    flagged = ledger[ledger["status"] == "flagged"]
+    assert flagged["relpath"].tolist() == ["missing/nothing.png"]
+
+
+def test_unknown_split_is_one_line_error(make_class_folders, tmp_path):
+    data = make_class_folders(n_classes=2, per_class=2)
+
+    result = runner.invoke(
+        app, ["audit", str(data), "--split", "holdout", "--no-progress"]
+    )
+
+    assert result.exit_code == 2
+    assert "holdout" in result.output

@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 class AuditConfig:
     """Settings of one audit; stored in ``run.json`` with the results."""
 
+    layout: str | None = None  # None: detected from the source
+    split: str | None = None  # None: every split
+    path_column: str | None = None
+    label_column: str | None = None
+    split_column: str | None = None
+    id_column: str | None = None
     backbone: str = "efficientnet_lite0"
     weights: str | None = None
     allow_download: bool = False
@@ -83,7 +89,15 @@ def run_audit(
     timer = _Timer()
 
     with timer.stage("ingest"):
-        dataset = load_dataset(source)
+        dataset = _ingest(source, config)
+        _check_usable(dataset, source)
+    with timer.stage("verify"):
+        from beholder.ingest.verify import verify_images
+
+        failures, image_notes = verify_images(
+            dataset, n_jobs=max(1, config.num_workers), progress=progress
+        )
+        dataset = dataset.flag(failures, stage="decode")
         _check_usable(dataset, source)
     with timer.stage("embed"):
         dataset, embeddings, hashes = _embed(dataset, config, progress)
@@ -99,6 +113,7 @@ def run_audit(
     with timer.stage("store"):
         store = RunStore(out, database_url=config.database_url)
         _store(store, dataset, embeddings, hashes, probabilities, findings)
+        store.write_table("image_notes", _notes_for_images(image_notes, dataset))
         store.write_meta(_meta(source, config, dataset, summary, timer.seconds))
     with timer.stage("report"):
         from beholder.report import write_report
@@ -107,6 +122,18 @@ def run_audit(
     store.write_meta(_meta(source, config, dataset, summary, timer.seconds))
     store.close()
     return AuditResult(run_dir=store.run_dir, summary=summary, timings=timer.seconds)
+
+
+def _ingest(source, config: AuditConfig) -> Dataset:
+    return load_dataset(
+        source,
+        layout=config.layout,
+        split=config.split,
+        path_column=config.path_column,
+        label_column=config.label_column,
+        split_column=config.split_column,
+        id_column=config.id_column,
+    )
 
 
 def _check_usable(dataset: Dataset, source) -> None:
@@ -211,6 +238,7 @@ def _summarise(dataset, probabilities, labels, findings, probe_info) -> dict:
         "accuracy": probe_info["accuracy"],
         "prediction_source": probe_info["source"],
         "notes": list(dataset.notes) + list(probe_info["notes"]),
+        "class_counts": dataset.class_summary().to_dict("records"),
         "n_label_issues": int(issues["is_label_issue"].sum()),
         "top_pairs": pairs.head(5)[["class_a", "class_b", "overlap"]].to_dict(
             "records"
@@ -233,14 +261,24 @@ def _store(store, dataset, embeddings, hashes, probabilities, findings):
 
     store.write_table("images", images)
     store.write_table("ledger", dataset.ledger)
-    store.write_table(
-        "classes", pd.DataFrame({"class_index": range(len(classes)), "name": classes})
-    )
+    store.write_table("classes", _class_table(dataset))
     store.write_table("label_issues", issues)
     store.write_table("class_pairs", findings["class_pairs"])
     store.write_array("embeddings", embeddings.astype(np.float32))
     store.write_array("probabilities", probabilities.astype(np.float32))
     store.write_array("confusion", findings["confusion"])
+
+
+def _class_table(dataset: Dataset) -> pd.DataFrame:
+    """One row per declared class: index, name and file counts."""
+    summary = dataset.class_summary().rename(columns={"label": "name"})
+    return summary[["class_index", "name", "n_given", "n_read", "n_flagged"]]
+
+
+def _notes_for_images(image_notes: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Keep the decode notes of the images that were used, with their image_id."""
+    ids = dataset.images[["image_id", "relpath"]]
+    return ids.merge(image_notes, on="relpath", how="left")
 
 
 def _meta(source, config, dataset, summary, timings) -> dict:

@@ -65,6 +65,26 @@ def audit(
     out: Path = typer.Option(
         None, "--out", "-o", help="Run folder to write; default runs/<dataset name>."
     ),
+    layout: Optional[str] = typer.Option(
+        None,
+        help="Dataset layout: folders, split-folders, split-lists or manifest; "
+        "default: detected.",
+    ),
+    split: Optional[str] = typer.Option(
+        None, help="Audit only this split (train, val, test or a folder name)."
+    ),
+    path_column: Optional[str] = typer.Option(
+        None, help="Manifest column with image paths; default: detected."
+    ),
+    label_column: Optional[str] = typer.Option(
+        None, help="Manifest column with class names; default: detected."
+    ),
+    split_column: Optional[str] = typer.Option(
+        None, help="Manifest column with split names; optional."
+    ),
+    id_column: Optional[str] = typer.Option(
+        None, help="Manifest column with image ids; optional."
+    ),
     backbone: str = typer.Option(
         "efficientnet_lite0", help="timm model name or checkpoint file."
     ),
@@ -101,6 +121,12 @@ def audit(
 
     out = out or Path("runs") / data_dir.expanduser().resolve().name
     config = AuditConfig(
+        layout=layout,
+        split=split,
+        path_column=path_column,
+        label_column=label_column,
+        split_column=split_column,
+        id_column=id_column,
         backbone=backbone,
         weights=str(weights) if weights else None,
         allow_download=allow_download,
@@ -120,14 +146,19 @@ def audit(
     _print_summary(result)
 
 
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{noun}s"
+
+
 def _print_summary(result) -> None:
     from beholder.store import RunStore
 
     summary = result.summary
     ledger = summary["ledger"]
     stdout.print(
-        f"[bold]{ledger['read']}[/] images read, [bold]{ledger['flagged']}[/] files "
-        f"flagged of {ledger['given']} given; {summary['n_classes']} classes."
+        f"[bold]{ledger['read']}[/] images read, [bold]{ledger['flagged']}[/] "
+        f"{_plural(ledger['flagged'], 'file')} flagged of {ledger['given']} given; "
+        f"{summary['n_classes']} classes."
     )
     for reason, count in ledger["flagged_by_reason"].items():
         stdout.print(f"  flagged: {count} × {_escape(str(reason))}")

@@ -327,7 +327,7 @@ def _identify_unsupported(path: Path) -> str:
         if brand in _HEIF_BRANDS:
             return "unsupported format (HEIC; install pillow-heif)"
         if brand in _AVIF_BRANDS:
-            return "unsupported format (AVIF; install Pillow 11.3 or later)"
+            return "unsupported format (AVIF; this Pillow build has no AVIF decoder)"
         return "not an image (video file)"
     if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL ")):
         return "unsupported format (JPEG XL)"

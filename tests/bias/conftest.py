@@ -74,7 +74,7 @@ def brightness_dataset(tmp_path_factory):
 def brightness_embeddings(brightness_dataset, tiny_backbone):
     from beholder.embed import embed_images
 
-    paths, labels, classes = brightness_dataset
+    paths = brightness_dataset[0]
     return embed_images(paths, tiny_backbone, cache_dir=None).vectors
 
 
@@ -83,7 +83,7 @@ def brightness_properties(brightness_dataset):
     """Mean luminance (0..1) and a noise column, measured from the files."""
     from PIL import Image
 
-    paths, labels, classes = brightness_dataset
+    paths = brightness_dataset[0]
     rng = np.random.default_rng(0)
     luminance = [np.asarray(Image.open(p).convert("L"), float).mean() / 255 for p in paths]
     return pd.DataFrame({"brightness": luminance, "noise": rng.normal(size=len(paths))})

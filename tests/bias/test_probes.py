@@ -78,7 +78,7 @@ def test_flip_matrix_counts_every_image(probe_run):
 
 
 def test_identity_probe_flips_nothing(brightness_dataset, brightness_embeddings, tiny_backbone):
-    paths, labels, classes = brightness_dataset
+    paths, labels, _ = brightness_dataset
     model = fit_probe(brightness_embeddings, labels, seed=0)
     identity = Probe("identity", "other", "no change", lambda image: image)
     run = run_probes(
@@ -90,7 +90,7 @@ def test_identity_probe_flips_nothing(brightness_dataset, brightness_embeddings,
 
 def test_undecodable_image_is_recorded(brightness_dataset, brightness_embeddings,
                                        tiny_backbone, tmp_path):
-    paths, labels, classes = brightness_dataset
+    paths, labels, _ = brightness_dataset
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")
     model = fit_probe(brightness_embeddings, labels, seed=0)

@@ -142,6 +142,7 @@ def test_problems_reported_with_line_numbers(tmp_path, files):
         "c.png,   ,\n"  # line 9
         ",cat,\n"  # line 10
     )
+
     dataset = load_dataset(manifest)
     rows = _rows_by_line(dataset)
     assert sorted(rows) == [2, 4, 5, 7, 8, 9, 10]
@@ -345,3 +346,22 @@ def test_all_entries_missing_rejected(tmp_path):
     with pytest.raises(DatasetError, match="no usable image") as info:
         load_dataset(manifest)
     assert "file not found (2)" in str(info.value)
+
+
+def test_json_lone_surrogates(tmp_path, files):
+    files.image(tmp_path / "a.png")
+    files.image(tmp_path / "b.png")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        '{"path": "a.png", "label": "cat", "split": "tr\\udc80in"}\n'
+        '{"path": "b.png", "label": "c\\ud800t"}\n'
+        '{"path": "\\udc80.png", "label": "cat"}\n'
+    )
+    dataset = load_dataset(manifest)
+    rows = _rows_by_line(dataset)
+    assert rows[1]["status"] == "read"
+    assert rows[1]["split"] == "tr\\x80in"
+    assert rows[2]["reason"] == "label is not valid Unicode text"
+    assert rows[3]["reason"] == "file name is not valid UTF-8: rename it"
+    for column in ["relpath", "path", "label", "split"]:
+        dataset.ledger[column].dropna().str.encode("utf-8")

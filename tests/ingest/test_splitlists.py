@@ -86,6 +86,7 @@ def test_missing_and_repeated_entries(tmp_path, files):
         "cat/b.jpg\n"  # line 6
     )
     (tmp_path / "TestImages.txt").write_text("cat/b.jpg\r\n")
+
     dataset = load_split_lists(tmp_path)
     by_line = {row["listed_at"]: row for row in dataset.ledger.to_dict("records")}
     assert by_line["TrainImages.txt:2"]["reason"] == "file not found"
@@ -106,6 +107,24 @@ def test_missing_and_repeated_entries(tmp_path, files):
         "Images/cat/b.jpg",
     ]
     assert "TrainImages.txt: 3 entries flagged, on lines 2, 4, 5" in dataset.notes
+
+
+def test_absolute_and_climbing_entries(tmp_path, files):
+    files.image(tmp_path / "Images" / "cat" / "a.png")
+    files.image(tmp_path / "Images" / "dog" / "b.png")
+    outside = files.image(tmp_path / "elsewhere" / "c.png")
+    (tmp_path / "TrainImages.txt").write_text(
+        f"cat/a.png\ncat/../dog/b.png\n{outside}\n"
+    )
+    dataset = load_dataset(tmp_path)
+    by_line = {row["listed_at"]: row for row in dataset.ledger.to_dict("records")}
+    assert by_line["TrainImages.txt:2"]["reason"] == (
+        "path contains '..': list CLASS/FILE relative to Images/"
+    )
+    assert by_line["TrainImages.txt:3"]["reason"] == (
+        "absolute path: list paths relative to Images/"
+    )
+    assert dataset.images["relpath"].tolist() == ["Images/cat/a.png"]
 
 
 def test_files_outside_images_and_hidden(tmp_path, files):

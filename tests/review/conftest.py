@@ -79,9 +79,7 @@ def postgres_url():
     admin.dispose()
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request):
     """None (the run's SQLite file) or the URL of a fresh PostgreSQL database."""
     if request.param == "sqlite":

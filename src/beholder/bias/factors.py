@@ -3,7 +3,7 @@
 A factor groups properties that one augmentation family addresses: brightness
 jitter for ``brightness``, hue and grayscale for ``colour``, crops and zoom-out
 for ``scale``. The property table may come from any source, so the mapping
-works on substrings of the column name; a column that matches nothing is
+works on substrings of the column name. A column that matches nothing is
 ``"other"`` and gets no augmentation advice.
 """
 
@@ -20,9 +20,8 @@ FACTORS = (
     "other",
 )
 
-# Checked in this order, first match wins: "is_grayscale" is colour before
-# anything else can claim it, and "content_fraction" is scale before
-# "resolution" sees "width"-like words.
+# Checked in this order and the first match wins, so "is_grayscale" is
+# colour and "border_width" is scale rather than resolution.
 _PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("colour", ("colour", "color", "satur", "hue", "gray", "grey", "chroma",
                 "tint", "mean_r", "mean_g", "mean_b", "_rg", "_yb", "red",

@@ -1,11 +1,11 @@
 """Augmentation advice: which torchvision ``transforms.v2`` steps take a shortcut away.
 
-Each factor with shortcut evidence gets one recommendation. Its parameters
-come from the evidence: a brightness jitter wide enough to cover the ratio
-between the class's median brightness and the rest's, a crop scale down to
-the class's median content fraction, a hue jitter as large as the hue
-rotation that changed predictions. Without a measured value (probe evidence
-only) the parameter is the probe's own strength.
+Each factor with shortcut evidence gets one recommendation, with parameters
+taken from the evidence. A brightness jitter is wide enough to cover the
+ratio between the class's median brightness and the rest's. A crop scale
+goes down to the class's median content fraction. A hue jitter is as large
+as the hue rotation that changed predictions. Without a measured value
+(probe evidence only) the parameter is the probe's own strength.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ RECOMMENDATION_COLUMNS = [
 PRIORITIES = {"association and probe": "high", "probe": "medium", "association": "low"}
 _PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
-# Where each operation goes in the assembled pipeline: resolution and framing
-# first, then the crop to the training size, then colour, blur and
-# compression, as a photograph would pick them up.
+# Position of each operation in the assembled pipeline. Resolution and
+# framing come first, then the crop to the training size, then colour, blur
+# and compression, in the order a photograph picks them up.
 _ORDER = {
     "RandomApply:Resize": 0,
     "RandomZoomOut": 1,
@@ -145,20 +145,14 @@ def augmentation_pipeline(
     for text in chosen["spec"]:
         for spec in json.loads(text):
             _merge(merged, spec)
-    if "RandomResizedCrop" not in merged:
-        resize = int(round(input_size / crop_pct))
-        steps = [f"v2.Resize({resize})", f"v2.CenterCrop({input_size})"]
-    else:
-        steps = []
     ordered = sorted(merged.values(), key=lambda spec: _ORDER[_key(spec)])
     lines = [_code(spec) for spec in ordered]
-    crop_at = next(
-        (i for i, spec in enumerate(ordered) if spec["op"] == "RandomResizedCrop"),
-        None,
-    )
-    if crop_at is None:
-        split = sum(1 for spec in ordered if _ORDER[_key(spec)] < 2)
-        lines[split:split] = steps
+    if "RandomResizedCrop" not in merged:
+        # Resize and centre-crop as timm's eval transform does, after the
+        # steps that change framing and before the photometric ones.
+        resize = math.floor(input_size / crop_pct)
+        at = sum(1 for spec in ordered if _ORDER[_key(spec)] < _ORDER["RandomResizedCrop"])
+        lines[at:at] = [f"v2.Resize({resize})", f"v2.CenterCrop({input_size})"]
     mean_text = ", ".join(f"{value:.3f}" for value in mean)
     std_text = ", ".join(f"{value:.3f}" for value in std)
     lines += [
@@ -225,7 +219,7 @@ def _value(value) -> str:
 
 
 def _number(value) -> str:
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, (bool, int)):
         return str(value)
     return f"{value:.3g}"
 
@@ -351,7 +345,7 @@ def _resolution(group, input_size, properties, labels):
         name = row["property"].lower()
         small = min(row["median_class"], row["median_rest"])
         if ("width" in name or "height" in name) and small > 0:
-            side = int(round(small))
+            side = round(small)
             spec = {
                 "op": "RandomApply",
                 "inner": {"op": "Resize", "positional": [side], "args": {}},

@@ -1,9 +1,9 @@
 """Counterfactual image transforms: one controlled change per probe.
 
-Each transform takes and returns an RGB ``PIL.Image`` of the same size, and
+Each transform takes and returns an RGB ``PIL.Image`` of the same size. It
 is applied before the backbone's own preprocessing (resize, centre crop,
-normalise), so the model sees the change exactly as it would see such a
-photograph.
+normalise), so the change reaches the model the way it would in a
+photograph taken that way.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def to_grayscale(image: Image.Image) -> Image.Image:
 def rotate_hue(image: Image.Image, degrees: float) -> Image.Image:
     """Rotate every pixel's hue by ``degrees``, keeping saturation and value."""
     hsv = np.asarray(image.convert("HSV")).copy()
-    shift = int(round(degrees / 360 * 256)) % 256
+    shift = round(degrees / 360 * 256) % 256
     hsv[..., 0] = (hsv[..., 0].astype(np.int16) + shift) % 256
     return Image.fromarray(hsv, mode="HSV").convert("RGB")
 

@@ -86,9 +86,9 @@ def load_dataset(
     }
     layout = _resolve_layout(path, layout)
     if layout != "manifest" and any(columns.values()):
-        given = ", ".join(name for name, value in columns.items() if value)
+        passed = ", ".join(name for name, value in columns.items() if value)
         raise DatasetError(
-            f"{given} apply to manifests only, and {path} is read as layout "
+            f"{passed} apply to manifests only, and {path} is read as layout "
             f"'{layout}'. Remove them or give a .csv or .jsonl manifest."
         )
 
@@ -166,14 +166,14 @@ def _select_split(dataset: Dataset, split: str) -> Dataset:
     ]
     if len(matches) == 1:
         return dataset.select_split(matches[0])
-    shown = ", ".join(f"'{name}'" for name in splits)
+    split_names = ", ".join(f"'{name}'" for name in splits)
     if matches:
         raise DatasetError(
-            f"split={split!r} matches several splits ({shown}); give one of them "
+            f"split={split!r} matches several splits ({split_names}); give one of them "
             "exactly."
         )
     raise DatasetError(
-        f"split={split!r} does not exist in {dataset.source}. The splits are {shown}."
+        f"split={split!r} does not exist in {dataset.source}. The splits are {split_names}."
     )
 
 

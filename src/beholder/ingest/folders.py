@@ -200,9 +200,11 @@ def _name_notes(dataset: Dataset) -> list[str]:
         for split, group in images.groupby("split"):
             missing = sorted(everywhere - set(group["label"]))
             if missing:
-                shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+                class_list = ", ".join(missing[:10]) + (
+                    " ..." if len(missing) > 10 else ""
+                )
                 notes.append(
-                    f"split '{split}' has no images of {len(missing)} classes: {shown}"
+                    f"split '{split}' has no images of {len(missing)} classes: {class_list}"
                 )
     return notes
 

@@ -160,15 +160,14 @@ class _EntryReader:
     def read(self, record: _Record) -> None:
         listed_at = f"{self.manifest.name}:{record.line}"
         if record.problem:
-            self.ledger.append(
-                ledger_row(listed_at, "", record.problem, listed_at=listed_at)
-            )
+            self._add(listed_at, "", record.problem, None, None, listed_at)
             return
 
         values = record.values
         raw_path, path_problem = _scalar(values.get(self.columns.path), "path")
         label, label_problem = _scalar(values.get(self.columns.label), "label")
         label = normalize_label(label) if label is not None else ""
+        label, label_valid = printable_path(label)
         split = self._optional(values, self.columns.split)
         source_id = self._optional(values, self.columns.id)
         if label:
@@ -178,32 +177,18 @@ class _EntryReader:
 
         if path_problem or not (raw_path or "").strip():
             reason = path_problem or "empty path"
-            row = ledger_row(
-                listed_at,
-                "",
-                reason,
-                label=label or None,
-                split=split,
-                listed_at=listed_at,
-            )
-            self.ledger.append(row)
+            self._add(listed_at, "", reason, label, split, listed_at)
             return
         if "://" in raw_path:
             reason = "remote URL: download the file and list its local path"
-            row = ledger_row(
-                raw_path,
-                raw_path,
-                reason,
-                label=label or None,
-                split=split,
-                listed_at=listed_at,
-            )
-            self.ledger.append(row)
+            self._add(raw_path, raw_path, reason, label, split, listed_at)
             return
 
         path, reasons = self._locate(raw_path, record.line)
         if label_problem:
             reasons.append(label_problem)
+        elif not label_valid:
+            reasons.append("label is not valid Unicode text")
         elif not label:
             reasons.append("empty label")
         reasons.extend(self._duplicate(path, record.line, label))
@@ -212,17 +197,8 @@ class _EntryReader:
         if not valid:
             reasons = ["file name is not valid UTF-8: rename it"]
         reason = "; ".join(reasons) or None
-        shown_path = printable_path(str(path))[0]
-        self.ledger.append(
-            ledger_row(
-                relpath,
-                shown_path,
-                reason,
-                label=label or None,
-                split=split,
-                listed_at=listed_at,
-            )
-        )
+        stored_path = printable_path(str(path))[0]
+        self._add(relpath, stored_path, reason, label, split, listed_at)
         if reason is None:
             row = {
                 "path": str(path),
@@ -234,13 +210,19 @@ class _EntryReader:
                 row["source_id"] = source_id
             self.images.append(row)
 
+    def _add(self, relpath, path, reason, label, split, listed_at) -> None:
+        row = ledger_row(
+            relpath, path, reason, label=label or None, split=split, listed_at=listed_at
+        )
+        self.ledger.append(row)
+
     def _optional(self, values: dict, column: str | None) -> str | None:
         if column is None:
             return None
         value, problem = _scalar(values.get(column), column)
         if problem or value is None or not value.strip():
             return None
-        return value.strip()
+        return printable_path(value.strip())[0]
 
     def _locate(self, raw_path: str, line: int) -> tuple[Path, list[str]]:
         """Return the file's path (as found, or as written) and problems with it."""
@@ -309,9 +291,9 @@ class _EntryReader:
         if not repeated:
             return []
         examples = sorted(repeated.items(), key=lambda item: item[1][0])[:3]
-        shown = "; ".join(f"'{k}' on lines {_format_lines(v)}" for k, v in examples)
+        listing = "; ".join(f"'{k}' on lines {_format_lines(v)}" for k, v in examples)
         return [
-            f"{self.manifest.name}: {len(repeated)} ids occur more than once ({shown})"
+            f"{self.manifest.name}: {len(repeated)} ids occur more than once ({listing})"
         ]
 
 
@@ -442,9 +424,9 @@ def _choose_columns(manifest: Path, header: list[str], overrides: dict) -> _Colu
 
     for role in ("path", "label"):
         if chosen[role] is None:
-            shown = ", ".join(f"'{name}'" for name in header) or "none"
+            column_names = ", ".join(f"'{name}'" for name in header) or "none"
             raise DatasetError(
-                f"{manifest} has no {role} column. Its columns are {shown}; "
+                f"{manifest} has no {role} column. Its columns are {column_names}; "
                 f"name one {' or '.join(candidates[role][:4])}, or pass "
                 f"{role}_column=NAME (--{role}-column on the command line)."
             )
@@ -465,10 +447,10 @@ def _choose(manifest, header, role, names, override):
             return override, None
         if override.lower() in by_lower:
             return by_lower[override.lower()], None
-        shown = ", ".join(f"'{name}'" for name in header)
+        column_names = ", ".join(f"'{name}'" for name in header)
         raise DatasetError(
             f"{role}_column={override!r} is not a column of {manifest}. "
-            f"Its columns are {shown}."
+            f"Its columns are {column_names}."
         )
     present = [by_lower[name] for name in names if name in by_lower]
     if not present:
@@ -509,7 +491,7 @@ def _line_notes(name: str, dataset: Dataset) -> list[str]:
 
 
 def _format_lines(lines: list[int]) -> str:
-    shown = ", ".join(str(line) for line in lines[:_MAX_LINES_SHOWN])
+    text = ", ".join(str(line) for line in lines[:_MAX_LINES_SHOWN])
     if len(lines) > _MAX_LINES_SHOWN:
-        shown += f" and {len(lines) - _MAX_LINES_SHOWN} more"
-    return shown
+        text += f" and {len(lines) - _MAX_LINES_SHOWN} more"
+    return text

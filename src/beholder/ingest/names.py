@@ -29,9 +29,9 @@ def canonical_split(name: str) -> str:
 def normalize_label(name: str) -> str:
     """Return a class name in Unicode NFC with surrounding white space removed.
 
-    NFC makes a name typed on Linux equal to the same name that macOS stored
-    decomposed (NFD). The result is always a string, so ``"01"`` and ``"1"``
-    stay different classes.
+    NFC makes a name typed on Linux equal to the same name that HFS+ on
+    macOS stores decomposed (NFD). The result is always a string, so ``"01"``
+    and ``"1"`` stay different classes.
     """
     return unicodedata.normalize("NFC", str(name)).strip()
 
@@ -96,7 +96,8 @@ def _exists(path: Path) -> bool:
     try:
         return path.exists() or path.is_symlink()
     except (OSError, ValueError):
-        # ValueError: a NUL byte in the name, which no file can have.
+        # ValueError: a NUL byte or an unencodable surrogate in the name,
+        # which no file can have.
         return False
 
 

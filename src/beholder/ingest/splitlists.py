@@ -136,6 +136,10 @@ class _ListReader:
         relpath, valid = printable_path(relative_to_root(path, self.root))
         if Path(relative).is_absolute():
             reasons = ["absolute path: list paths relative to Images/"]
+        elif ".." in parts:
+            # The class is the first folder, so a path that climbs out of it
+            # would give the image the wrong class.
+            reasons = ["path contains '..': list CLASS/FILE relative to Images/"]
         elif len(parts) < 2 or not label:
             reasons.append("no class folder in the entry: expected CLASS/FILE")
         reasons.extend(self._duplicate(relpath, list_name, line))
@@ -143,10 +147,15 @@ class _ListReader:
             reasons = ["file name is not valid UTF-8: rename it"]
 
         reason = "; ".join(reasons) or None
-        shown = printable_path(str(path))[0]
+        stored_path = printable_path(str(path))[0]
         self.ledger.append(
             ledger_row(
-                relpath, shown, reason, label=label, split=split, listed_at=listed_at
+                relpath,
+                stored_path,
+                reason,
+                label=label,
+                split=split,
+                listed_at=listed_at,
             )
         )
         if reason is None:

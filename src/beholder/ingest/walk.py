@@ -130,11 +130,11 @@ def _kind(entry: os.DirEntry) -> str:
 
 
 def _found(path, relpath: str, reason: str | None) -> FoundFile:
-    shown, valid = printable_path(relpath)
+    stored_relpath, valid = printable_path(relpath)
     if not valid:
         reason = "file name is not valid UTF-8: rename it"
         path = printable_path(str(path))[0]
-    return FoundFile(Path(path), shown, reason)
+    return FoundFile(Path(path), stored_relpath, reason)
 
 
 def _file_reason(name: str, hidden: bool, hidden_parent: bool) -> str | None:

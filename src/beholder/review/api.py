@@ -1,7 +1,10 @@
 """The review app's JSON API.
 
 Decisions, blind answers and undos are committed to the journal before the
-response is sent: a 2xx answer means the row is on disk. A request may
+response is sent: a 2xx answer means the row is on disk. Their handlers
+are coroutines that await the journal's writer thread, so a burst of
+decisions costs no worker threads; the other handlers read the database
+and run in FastAPI's thread pool. A request may
 carry a ``request_id``; sending the same one again (after a timeout, say)
 returns the first row with status 200 instead of writing a second row.
 Errors are JSON objects with a ``detail`` message.
@@ -265,7 +268,7 @@ def list_decisions(
 
 
 @router.post("/decisions", status_code=201)
-def post_decision(request: Request, body: DecisionIn):
+async def post_decision(request: Request, body: DecisionIn):
     """Commit a decision; 201 with the row, or 200 for a replayed request_id."""
     context = _context(request)
     records = context.records
@@ -279,7 +282,7 @@ def post_decision(request: Request, body: DecisionIn):
             422, f"'label' is only for action 'relabel', not {body.action!r}."
         )
     try:
-        result = context.journal.record(
+        result = await context.journal.record_async(
             image_id=body.image_id,
             action=body.action,
             reviewer=body.reviewer,
@@ -299,7 +302,7 @@ def post_decision(request: Request, body: DecisionIn):
 
 
 @router.post("/blind", status_code=201)
-def post_blind_answer(request: Request, body: BlindAnswerIn):
+async def post_blind_answer(request: Request, body: BlindAnswerIn):
     """Commit a blind answer (``label`` None: cannot tell)."""
     context = _context(request)
     records = context.records
@@ -307,7 +310,7 @@ def post_blind_answer(request: Request, body: BlindAnswerIn):
     if body.label is not None:
         _check_label(context, body.label)
     try:
-        result = context.journal.record(
+        result = await context.journal.record_async(
             image_id=body.image_id,
             action="blind",
             reviewer=body.reviewer,
@@ -327,11 +330,11 @@ def post_blind_answer(request: Request, body: BlindAnswerIn):
 
 
 @router.post("/undo", status_code=201)
-def post_undo(request: Request, body: UndoIn):
+async def post_undo(request: Request, body: UndoIn):
     """Commit an undo of ``decision_id``, or of the reviewer's latest row."""
     context = _context(request)
     try:
-        result, undone = context.journal.undo(
+        result, undone = await context.journal.undo_async(
             reviewer=body.reviewer,
             given_label_of=context.records.given_label,
             decision_id=body.decision_id,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -116,7 +117,29 @@ class Journal:
         """Commit queued writes and stop the writer thread."""
         self._writer.close()
 
-    def record(
+    def record(self, **fields) -> WriteResult:
+        """Commit one decision or blind answer and return its row.
+
+        Takes the keyword arguments of :meth:`record_write`.
+        """
+        return self._submit(self.record_write(**fields))
+
+    async def record_async(self, **fields) -> WriteResult:
+        """Await :meth:`record`'s commit without blocking the event loop."""
+        return await self._submit_async(self.record_write(**fields))
+
+    def undo(self, **fields) -> tuple[WriteResult, dict]:
+        """Commit an undo row; return it with the row it reverses.
+
+        Takes the keyword arguments of :meth:`undo_write`.
+        """
+        return self._submit(self.undo_write(**fields))
+
+    async def undo_async(self, **fields) -> tuple[WriteResult, dict]:
+        """Await :meth:`undo`'s commit without blocking the event loop."""
+        return await self._submit_async(self.undo_write(**fields))
+
+    def record_write(
         self,
         *,
         image_id: int,
@@ -129,8 +152,8 @@ class Journal:
         queue: str | None = None,
         note: str | None = None,
         request_id: str | None = None,
-    ) -> WriteResult:
-        """Commit one decision or blind answer and return its row.
+    ):
+        """Check a decision or blind answer and return the function that writes it.
 
         ``given_label`` is the dataset's label of the image; the row's
         ``old_label`` is the label after the image's latest active decision,
@@ -141,9 +164,10 @@ class Journal:
         Raises
         ------
         ValueError
-            For an unknown action or a relabel without ``new_label``.
+            For an unknown action or a relabel without ``new_label``, here.
         JournalConflict
-            When ``request_id`` was used for another image or action.
+            From :meth:`record`, when ``request_id`` was used for another
+            image or action.
         """
         if action not in DECISIONS and action != BLIND:
             raise ValueError(
@@ -180,9 +204,9 @@ class Journal:
             }
             return WriteResult(row=_insert(connection, values), created=True)
 
-        return self._submit(write)
+        return write
 
-    def undo(
+    def undo_write(
         self,
         *,
         reviewer: str,
@@ -191,13 +215,15 @@ class Journal:
         queue: str | None = None,
         note: str | None = None,
         request_id: str | None = None,
-    ) -> tuple[WriteResult, dict]:
-        """Commit an undo row and return it with the row it reverses.
+    ):
+        """Return the function that writes an undo row, returning it and its target.
 
         Without ``decision_id`` the reviewer's latest row that is not an undo
         and not yet undone is reversed. ``given_label_of(image_id)`` returns
         the dataset's label, which the image falls back to when no decision
         is left.
+
+        The write function, run by :meth:`undo`, raises the errors below.
 
         Raises
         ------
@@ -240,7 +266,7 @@ class Journal:
             row = _insert(connection, values)
             return WriteResult(row=row, created=True), target
 
-        return self._submit(write)
+        return write
 
     def get(self, decision_id: int) -> dict | None:
         """Return row ``decision_id``, or None."""
@@ -287,16 +313,12 @@ class Journal:
         return JournalState.from_rows(self.rows(image_ids=image_ids))
 
     def _submit(self, write):
-        try:
+        with _translated_errors():
             return self._writer.submit(write)
-        except WriterStopped as error:
-            raise JournalUnavailable(str(error)) from None
-        except sa.exc.IntegrityError:
-            # Another process committed a clashing row (the same request_id
-            # for another request, or an undo of the same decision).
-            raise JournalConflict(
-                "a concurrent request changed the same decision; reload and retry."
-            ) from None
+
+    async def _submit_async(self, write):
+        with _translated_errors():
+            return await self._writer.submit_async(write)
 
 
 @dataclass
@@ -380,6 +402,20 @@ _INSERT = journal_table.insert()
 def _first(connection, statement, **params) -> dict | None:
     row = connection.execute(statement, params).mappings().first()
     return _plain_row(row) if row else None
+
+
+@contextmanager
+def _translated_errors():
+    try:
+        yield
+    except WriterStopped as error:
+        raise JournalUnavailable(str(error)) from None
+    except sa.exc.IntegrityError:
+        # Another process committed a clashing row (the same request_id for
+        # another request, or an undo of the same decision).
+        raise JournalConflict(
+            "a concurrent request changed the same decision; reload and retry."
+        ) from None
 
 
 def _replayed(connection, request_id: str | None, expect: dict):

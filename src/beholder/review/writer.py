@@ -12,6 +12,7 @@ answer before its transaction has committed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -76,6 +77,21 @@ class GroupCommitWriter:
                 "with the same request_id."
             ) from None
 
+    async def submit_async(self, write: Callable, *, timeout: float = 60.0):
+        """Like :meth:`submit`, for a coroutine: the event loop is not blocked."""
+        if self._closed:
+            raise WriterStopped("the journal writer is closed.")
+        self._start()
+        future: Future = Future()
+        self._queue.put((write, future))
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            raise WriterStopped(
+                f"the journal write did not commit within {timeout} s; retry "
+                "with the same request_id."
+            ) from None
+
     def close(self, *, timeout: float = 30.0) -> None:
         """Commit the writes already queued, then stop the thread."""
         self._closed = True
@@ -107,7 +123,13 @@ class GroupCommitWriter:
                     stop = True
                     break
                 batch.append(item)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except Exception:  # the thread must outlive a bug
+                logger.exception("journal writer failed on a batch of %d", len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(WriterStopped("the journal write failed."))
             if stop:
                 return
 
@@ -129,10 +151,7 @@ class GroupCommitWriter:
             self._commit_alone(batch[0], first_error=error)
             return
         for future, result, error in outcomes:
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+            _resolve(future, result, error)
 
     def _commit_alone(self, item, *, first_error: Exception | None = None) -> None:
         # A unique-key clash (another process wrote the same request_id) is
@@ -145,21 +164,30 @@ class GroupCommitWriter:
             except Exception as caught:  # noqa: BLE001 - passed on to the caller
                 error = caught
                 continue
-            future, result, rejection = outcomes[0]
-            if rejection is None:
-                future.set_result(result)
-            else:
-                future.set_exception(rejection)
+            if outcomes:
+                _resolve(*outcomes[0])
             return
         logger.error("journal write failed: %s", error)
-        item[1].set_exception(error)
+        _resolve(item[1], None, error)
 
     def _run_batch(self, batch: list) -> list:
         outcomes = []
         with self.engine.begin() as connection:
             for write, future in batch:
+                # A caller that timed out before its write ran has cancelled
+                # it and was told so; it is skipped, so it stays unwritten.
+                # Once running, a future can no longer be cancelled.
+                if not future.running() and not future.set_running_or_notify_cancel():
+                    continue
                 try:
                     outcomes.append((future, write(connection), None))
                 except self.rejections as rejection:
                     outcomes.append((future, None, rejection))
         return outcomes
+
+
+def _resolve(future: Future, result, error) -> None:
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
