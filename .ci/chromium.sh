@@ -2,8 +2,8 @@
 # Install Debian's chromium (/usr/bin/chromium) for the browser tests.
 #
 # Usage: .ci/chromium.sh   (needs root; does nothing when chromium is present)
-# The tests drive it through Playwright's Python API with executable_path,
-# so `playwright install` (which downloads browsers) is never needed.
+# The tests drive it through Playwright's Python API with executable_path.
+# They never run `playwright install`, which downloads browsers.
 set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
   echo "chromium.sh: $(/usr/bin/chromium --version 2>/dev/null | head -n 1) already installed" >&2

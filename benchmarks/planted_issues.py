@@ -121,7 +121,9 @@ def make_planted_dataset(
             original = f"{source.parent.name}/{plant}_{k:03d}_original.jpg"
             (out / original).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, out / original)
-            copy = _write_duplicate(plant, source, out, f"{source.parent.name}/{plant}_{k:03d}_copy", rng)
+            copy = _write_duplicate(
+                plant, source, out, f"{source.parent.name}/{plant}_{k:03d}_copy", rng
+            )
             rows.append(_row(original, "original", source, data_dir, pair=copy))
             rows.append(_row(copy, plant, source, data_dir, pair=original))
     for k in range(n_clean):
@@ -133,18 +135,33 @@ def make_planted_dataset(
 
 
 def _colour_sources(folder: Path) -> list[Path]:
-    """Photographs in ``folder`` that are unmistakably colour at full resolution.
+    """Photographs in ``folder`` that are unmistakably colour and unique.
 
     A photograph counts as colour when at least 5% of its pixels have a
-    channel spread above 24 levels; this keeps the grayscale truth exact.
+    channel spread above 24 levels, which keeps the grayscale truth exact.
+    sun8 holds a few dozen duplicate photographs; every photograph whose
+    difference hash (a hash independent of beholder's) is within 12 bits of
+    another's is left out, so that the only duplicates are planted ones.
     """
-    sources = []
+    paths, hashes = [], []
     for path in sorted(folder.rglob("*.jpg")):
-        pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+        image = Image.open(path).convert("RGB")
+        pixels = np.asarray(image, dtype=np.int16)
         spread = pixels.max(axis=2) - pixels.min(axis=2)
         if (spread > 24).mean() >= 0.05:
-            sources.append(path)
-    return sources
+            paths.append(path)
+            hashes.append(_difference_hash(image))
+    bits = np.array(hashes)
+    distances = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
+    np.fill_diagonal(distances, 64)
+    unique = distances.min(axis=1) > 12
+    return [path for path, keep in zip(paths, unique) if keep]
+
+
+def _difference_hash(image: Image.Image) -> np.ndarray:
+    """64 bits: is each pixel of a 9x8 gray thumbnail brighter than its right neighbour."""
+    small = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.LANCZOS))
+    return (small[:, 1:] > small[:, :-1]).ravel()
 
 
 def _row(relpath, plant, source, data_dir, pair=""):
@@ -173,7 +190,9 @@ def _write_duplicate(plant, source: Path, out: Path, stem: str, rng) -> str:
         scale = rng.uniform(0.5, 0.75)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         relpath = stem + ".jpg"
-        _save_jpeg(image.resize(size, Image.Resampling.LANCZOS), out / relpath, quality=90)
+        _save_jpeg(
+            image.resize(size, Image.Resampling.LANCZOS), out / relpath, quality=90
+        )
     return relpath
 
 
@@ -257,7 +276,9 @@ def run_beholder(root: Path, n_jobs: int | None) -> tuple[pd.DataFrame, float]:
     elapsed = time.perf_counter() - start
     flags = pd.DataFrame({"relpath": dataset.images["relpath"]})
     for check in CHECK_TRUTH:
-        flags[check] = result.issues[f"is_{check}"].fillna(False).astype(bool).to_numpy()
+        flags[check] = (
+            result.issues[f"is_{check}"].fillna(False).astype(bool).to_numpy()
+        )
     return flags.set_index("relpath"), elapsed
 
 
@@ -304,12 +325,18 @@ def score(flags: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding sun8/")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="folder holding sun8/"
+    )
     parser.add_argument("--per-issue", type=int, default=40, help="copies per plant")
     parser.add_argument("--clean", type=int, default=200, help="unchanged copies")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--n-jobs", type=int, default=None, help="worker processes for both tools")
-    parser.add_argument("--keep", type=Path, help="write the planted files here and keep them")
+    parser.add_argument(
+        "--n-jobs", type=int, default=None, help="worker processes for both tools"
+    )
+    parser.add_argument(
+        "--keep", type=Path, help="write the planted files here and keep them"
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     parser.add_argument("--skip-cleanvision", action="store_true")
     args = parser.parse_args(argv)
@@ -323,7 +350,11 @@ def main(argv=None) -> int:
             print(f"{root} is not empty; give an empty or new folder", file=sys.stderr)
             return 2
         planted = make_planted_dataset(
-            root, data_dir=args.data, per_issue=args.per_issue, n_clean=args.clean, seed=args.seed
+            root,
+            data_dir=args.data,
+            per_issue=args.per_issue,
+            n_clean=args.clean,
+            seed=args.seed,
         )
         truth = truth_table(planted)
         if args.keep:
@@ -346,7 +377,9 @@ def main(argv=None) -> int:
 
 
 def _print_results(results: dict) -> None:
-    print(f"planted-issue benchmark, seed {results['seed']}, {results['n_files']} files")
+    print(
+        f"planted-issue benchmark, seed {results['seed']}, {results['n_files']} files"
+    )
     beholder = pd.DataFrame(results["beholder"]).set_index("check")
     table = beholder[["positives"]].copy()
     table["beholder P"] = beholder["precision"]

@@ -59,7 +59,7 @@ PLANTS = {
     "kitchen": "colour",
     "auditorium": "scale",
 }
-# What a recommendation must contain to count as the matching augmentation.
+# Text that a recommendation must contain to count as the matching augmentation.
 MATCHING = {
     "brightness": ("ColorJitter(brightness=",),
     "colour": ("hue=", "RandomGrayscale"),
@@ -140,9 +140,15 @@ def analyse(name, dataset, embeddings, backbone, n_probe_per_class, seed):
     cv = cross_val_probabilities(embeddings, labels, n_classes=len(classes), seed=seed)
     load_before = load_average()
     result = analyze_bias(
-        properties, cv.probabilities, labels, classes, images=paths,
-        embeddings=embeddings, backbone=backbone,
-        n_probe_per_class=n_probe_per_class, seed=seed,
+        properties,
+        cv.probabilities,
+        labels,
+        classes,
+        images=paths,
+        embeddings=embeddings,
+        backbone=backbone,
+        n_probe_per_class=n_probe_per_class,
+        seed=seed,
     )
     run = result.probe_run
     return {
@@ -169,7 +175,8 @@ def check_plants(result) -> list[dict]:
         top = own.iloc[0]
         of_factor = own[own["factor"] == factor]
         shortcut = result.shortcuts[
-            (result.shortcuts["class"] == class_name) & (result.shortcuts["factor"] == factor)
+            (result.shortcuts["class"] == class_name)
+            & (result.shortcuts["factor"] == factor)
         ]
         advice = result.recommendations[result.recommendations["factor"] == factor]
         advice = advice[[class_name in c.split(", ") for c in advice["classes"]]]
@@ -187,10 +194,15 @@ def check_plants(result) -> list[dict]:
                 "top_delta": round(float(top["cliffs_delta"]), 3),
                 "top_flagged": bool(top["is_flagged"]),
                 "planted_factor_rank": int(of_factor["rank_in_class"].min())
-                if len(of_factor) else None,
+                if len(of_factor)
+                else None,
                 "ranked_first": top["factor"] == factor,
-                "shortcut_evidence": shortcut["evidence"].iloc[0] if len(shortcut) else None,
-                "shortcut_summary": shortcut["summary"].iloc[0] if len(shortcut) else None,
+                "shortcut_evidence": shortcut["evidence"].iloc[0]
+                if len(shortcut)
+                else None,
+                "shortcut_summary": shortcut["summary"].iloc[0]
+                if len(shortcut)
+                else None,
                 "advice": "; ".join(advice["transform"]) if len(advice) else None,
                 "advice_priority": advice["priority"].iloc[0] if len(advice) else None,
                 "advice_matches": matching,
@@ -223,18 +235,27 @@ def null_false_alarms(properties, labels, classes, n_permutations, seed):
 def machine() -> dict:
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
     model = next(
-        (line.split(":", 1)[1].strip() for line in cpu.splitlines()
-         if line.startswith("Model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpu.splitlines()
+            if line.startswith("Model name")
+        ),
         platform.processor(),
     )
-    return {"cpus": os.cpu_count(), "cpu_model": model, "date": time.strftime("%Y-%m-%d")}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data/sun8"))
     parser.add_argument("--work", type=Path, default=Path("/tmp/beholder-planted"))
-    parser.add_argument("--embeddings", type=Path, default=Path("/tmp/beholder-embeddings"))
+    parser.add_argument(
+        "--embeddings", type=Path, default=Path("/tmp/beholder-embeddings")
+    )
     parser.add_argument("--n-probe-per-class", type=int, default=10)
     parser.add_argument("--n-permutations", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
@@ -259,10 +280,22 @@ def main() -> None:
     )
 
     runs = {
-        "planted": analyse("planted", planted, planted_vectors, backbone,
-                           args.n_probe_per_class, args.seed),
-        "unmodified": analyse("unmodified", original, original_vectors, backbone,
-                              args.n_probe_per_class, args.seed),
+        "planted": analyse(
+            "planted",
+            planted,
+            planted_vectors,
+            backbone,
+            args.n_probe_per_class,
+            args.seed,
+        ),
+        "unmodified": analyse(
+            "unmodified",
+            original,
+            original_vectors,
+            backbone,
+            args.n_probe_per_class,
+            args.seed,
+        ),
     }
     report = {"machine": machine(), "embed_seconds_planted": embed_seconds}
     for name, run in runs.items():
@@ -283,11 +316,17 @@ def main() -> None:
         result.slices.to_csv(args.work / f"{name}-slices.csv", index=False)
         if name == "unmodified":
             report["null"] = null_false_alarms(
-                properties, original.labels, original.classes, args.n_permutations,
+                properties,
+                original.labels,
+                original.classes,
+                args.n_permutations,
                 args.seed,
             )
 
-    found = [row["ranked_first"] and row["advice_matches"] for row in report["planted"]["plants"]]
+    found = [
+        row["ranked_first"] and row["advice_matches"]
+        for row in report["planted"]["plants"]
+    ]
     alarms = [
         row["shortcut_evidence"] is not None and row["advice_matches"]
         for row in report["unmodified"]["plants"]

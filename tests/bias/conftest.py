@@ -85,5 +85,7 @@ def brightness_properties(brightness_dataset):
 
     paths = brightness_dataset[0]
     rng = np.random.default_rng(0)
-    luminance = [np.asarray(Image.open(p).convert("L"), float).mean() / 255 for p in paths]
+    luminance = [
+        np.asarray(Image.open(p).convert("L"), float).mean() / 255 for p in paths
+    ]
     return pd.DataFrame({"brightness": luminance, "noise": rng.normal(size=len(paths))})

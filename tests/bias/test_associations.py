@@ -59,7 +59,9 @@ def test_delta_matches_pairwise_definition(planted):
     y = properties["noise_1"][labels != 0].to_numpy()
     expected = np.sign(x[:, None] - y[None, :]).mean()
     assert row["cliffs_delta"] == pytest.approx(expected)
-    assert row["auroc"] == pytest.approx(roc_auc_score(labels == 0, properties["noise_1"]))
+    assert row["auroc"] == pytest.approx(
+        roc_auc_score(labels == 0, properties["noise_1"])
+    )
 
 
 def test_bootstrap_interval_contains_estimate(planted):
@@ -87,10 +89,18 @@ def test_renaming_classes_keeps_deltas(planted):
 
 def test_identifier_and_text_columns_skipped():
     frame = pd.DataFrame(
-        {"image_id": [0, 1], "source_id": [3, 4], "name": ["a", "b"],
-         "brightness": [0.1, 0.2], "is_grayscale": [True, False]}
+        {
+            "image_id": [0, 1],
+            "source_id": [3, 4],
+            "name": ["a", "b"],
+            "brightness": [0.1, 0.2],
+            "is_grayscale": [True, False],
+        }
     )
-    assert list(select_property_columns(frame).columns) == ["brightness", "is_grayscale"]
+    assert list(select_property_columns(frame).columns) == [
+        "brightness",
+        "is_grayscale",
+    ]
 
 
 def test_no_numeric_column_raises():

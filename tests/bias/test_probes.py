@@ -21,8 +21,15 @@ def probe_run(brightness_dataset, brightness_embeddings, tiny_backbone):
     paths, labels, classes = brightness_dataset
     model = fit_probe(brightness_embeddings, labels, seed=0)
     return run_probes(
-        paths, labels, len(classes), tiny_backbone, model,
-        n_per_class=12, probes=PROBES, batch_size=16, seed=0,
+        paths,
+        labels,
+        len(classes),
+        tiny_backbone,
+        model,
+        n_per_class=12,
+        probes=PROBES,
+        batch_size=16,
+        seed=0,
     )
 
 
@@ -46,7 +53,9 @@ def test_original_predictions_match_labels(probe_run):
 
 
 def test_darkening_flips_bright_class(probe_run):
-    flips = summarize_probes(probe_run, ["bright", "dark"]).set_index(["class", "probe"])
+    flips = summarize_probes(probe_run, ["bright", "dark"]).set_index(
+        ["class", "probe"]
+    )
     row = flips.loc[("bright", "brightness_down")]
     assert row["flip_rate"] > 0.8
     assert row["is_sensitive"]
@@ -77,7 +86,9 @@ def test_flip_matrix_counts_every_image(probe_run):
     assert row["n_flipped"].iloc[0] == row["n_images"].iloc[0] > 9
 
 
-def test_identity_probe_flips_nothing(brightness_dataset, brightness_embeddings, tiny_backbone):
+def test_identity_probe_flips_nothing(
+    brightness_dataset, brightness_embeddings, tiny_backbone
+):
     paths, labels, _ = brightness_dataset
     model = fit_probe(brightness_embeddings, labels, seed=0)
     identity = Probe("identity", "other", "no change", lambda image: image)
@@ -88,15 +99,21 @@ def test_identity_probe_flips_nothing(brightness_dataset, brightness_embeddings,
     np.testing.assert_allclose(run.probabilities_after[:, 0], run.probabilities_before)
 
 
-def test_undecodable_image_is_recorded(brightness_dataset, brightness_embeddings,
-                                       tiny_backbone, tmp_path):
+def test_undecodable_image_is_recorded(
+    brightness_dataset, brightness_embeddings, tiny_backbone, tmp_path
+):
     paths, labels, _ = brightness_dataset
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")
     model = fit_probe(brightness_embeddings, labels, seed=0)
     run = run_probes(
-        [str(broken)] + paths[1:], labels, 2, tiny_backbone, model,
-        n_per_class=12, probes=["blur"],
+        [str(broken)] + paths[1:],
+        labels,
+        2,
+        tiny_backbone,
+        model,
+        n_per_class=12,
+        probes=["blur"],
     )
     assert set(run.failures) == {0}
     assert 0 not in set(run.images["image_id"])

@@ -13,23 +13,33 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def hostile(brightness_dataset, brightness_embeddings, brightness_properties,
-            tiny_backbone):
+def hostile(
+    brightness_dataset, brightness_embeddings, brightness_properties, tiny_backbone
+):
     """The brightness data with class names that are HTML."""
     paths, labels, _ = brightness_dataset
-    classes = ["<b>bright</b>", "dark & \"gloomy\""]
+    classes = ["<b>bright</b>", 'dark & "gloomy"']
     probabilities = np.eye(2)[labels] * 0.9 + 0.05
     result = analyze_bias(
-        brightness_properties, probabilities, labels, classes,
-        images=paths, embeddings=brightness_embeddings, backbone=tiny_backbone,
-        n_probe_per_class=6, probes=["brightness_down"], min_slice_count=5,
+        brightness_properties,
+        probabilities,
+        labels,
+        classes,
+        images=paths,
+        embeddings=brightness_embeddings,
+        backbone=tiny_backbone,
+        n_probe_per_class=6,
+        probes=["brightness_down"],
+        min_slice_count=5,
     )
     return result, brightness_properties, labels, paths
 
 
 def test_section_escapes_class_names(hostile):
     result, properties, labels, paths = hostile
-    html = render_bias_section(result, properties=properties, labels=labels, paths=paths)
+    html = render_bias_section(
+        result, properties=properties, labels=labels, paths=paths
+    )
     assert html.startswith('<section class="beholder-bias">')
     assert "<b>bright</b>" not in html
     assert "&lt;b&gt;bright&lt;/b&gt;" in html
@@ -39,12 +49,16 @@ def test_section_escapes_class_names(hostile):
 
 def test_section_embeds_figures(hostile):
     result, properties, labels, paths = hostile
-    html = render_bias_section(result, properties=properties, labels=labels, paths=paths)
+    html = render_bias_section(
+        result, properties=properties, labels=labels, paths=paths
+    )
     assert html.count("data:image/png;base64,") >= 2
     assert "train_transform = v2.Compose" in html
 
 
-def test_section_without_probes_or_properties(brightness_dataset, brightness_properties):
+def test_section_without_probes_or_properties(
+    brightness_dataset, brightness_properties
+):
     _, labels, classes = brightness_dataset
     result = analyze_bias(brightness_properties, np.eye(2)[labels], labels, classes)
     html = render_bias_section(result)
@@ -68,7 +82,9 @@ def test_distribution_plot_unknown_property(brightness_properties, brightness_da
 
 def test_flip_matrix_plot(hostile):
     result = hostile[0]
-    assert plot_flip_matrix(result.flip_matrices, result.classes, "brightness_down").startswith(PNG)
+    assert plot_flip_matrix(
+        result.flip_matrices, result.classes, "brightness_down"
+    ).startswith(PNG)
     with pytest.raises(ValueError, match="No rows for probe"):
         plot_flip_matrix(result.flip_matrices, result.classes, "blur")
 
@@ -79,6 +95,8 @@ def test_probe_examples_sheet(brightness_dataset):
     from PIL import Image
 
     paths = brightness_dataset[0][:2]
-    png = render_probe_examples(paths, ["brightness_down", "zoom_out"], thumbnail_size=64)
+    png = render_probe_examples(
+        paths, ["brightness_down", "zoom_out"], thumbnail_size=64
+    )
     sheet = Image.open(BytesIO(png))
     assert sheet.size == (3 * 64, 18 + 2 * 64)

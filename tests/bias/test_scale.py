@@ -27,11 +27,24 @@ def test_letterbox_bars():
     assert measure_content_fraction(frame) == pytest.approx(75 / 100)
 
 
-def test_sides_with_different_border_colours():
+def test_pillarbox_bars():
+    frame = _noise(100, 100)
+    frame[:, :10] = (255, 255, 255)
+    frame[:, -20:] = (250, 252, 255)
+    assert measure_content_fraction(frame) == pytest.approx(70 / 100)
+
+
+def test_unmatched_sides_are_not_border():
     frame = _noise(100, 100)
     frame[:, :10] = (255, 255, 255)
     frame[:, -20:] = (0, 0, 200)
-    assert measure_content_fraction(frame) == pytest.approx(70 / 100)
+    assert measure_content_fraction(frame) == 1.0
+
+
+def test_sky_along_top_is_not_border():
+    frame = _noise(100, 100)
+    frame[:30] = (250, 250, 250)
+    assert measure_content_fraction(frame) == 1.0
 
 
 def test_uniform_image_is_zero():

@@ -19,7 +19,11 @@ def _photo(seed=0, size=(96, 80), noise=12.0):
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0 : size[1], 0 : size[0]]
     base = np.stack(
-        [120 + 60 * np.sin(x / 9), 110 + 50 * np.cos(y / 7), 90 + 40 * np.sin((x + y) / 11)],
+        [
+            120 + 60 * np.sin(x / 9),
+            110 + 50 * np.cos(y / 7),
+            90 + 40 * np.sin((x + y) / 11),
+        ],
         axis=-1,
     )
     grain = rng.normal(0, noise, size=base.shape)
@@ -44,18 +48,31 @@ def test_every_probe_keeps_size_and_mode():
 
 def test_default_probes_cover_the_factors():
     factors = {probe.factor for probe in DEFAULT_PROBES}
-    assert factors == {"brightness", "contrast", "colour", "scale", "sharpness", "compression"}
+    assert factors == {
+        "brightness",
+        "contrast",
+        "colour",
+        "scale",
+        "sharpness",
+        "compression",
+    }
     assert len(DEFAULT_PROBES) == 11
 
 
 def test_brightness_down_lowers_luminance():
     image = _photo()
-    assert _luminance(_apply("brightness_down", image)).mean() < 0.6 * _luminance(image).mean()
+    assert (
+        _luminance(_apply("brightness_down", image)).mean()
+        < 0.6 * _luminance(image).mean()
+    )
 
 
 def test_brightness_up_raises_luminance():
     image = _photo()
-    assert _luminance(_apply("brightness_up", image)).mean() > 1.3 * _luminance(image).mean()
+    assert (
+        _luminance(_apply("brightness_up", image)).mean()
+        > 1.3 * _luminance(image).mean()
+    )
 
 
 def test_contrast_down_lowers_spread_not_mean():
@@ -131,7 +148,13 @@ def test_blur_lowers_laplacian_variance():
 
     def laplacian_variance(picture):
         gray = _luminance(picture)
-        lap = gray[:-2, 1:-1] + gray[2:, 1:-1] + gray[1:-1, :-2] + gray[1:-1, 2:] - 4 * gray[1:-1, 1:-1]
+        lap = (
+            gray[:-2, 1:-1]
+            + gray[2:, 1:-1]
+            + gray[1:-1, :-2]
+            + gray[1:-1, 2:]
+            - 4 * gray[1:-1, 1:-1]
+        )
         return lap.var()
 
     assert laplacian_variance(_apply("blur", image)) < 0.5 * laplacian_variance(image)

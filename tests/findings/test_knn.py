@@ -7,33 +7,35 @@ from beholder.findings import compute_knn_consensus
 
 
 def two_clusters():
-    """Two tight clusters on the axes; image 3 sits in cluster 0 with label 1."""
+    """Two tight clusters; image 5 lies in cluster 0 but carries label 1."""
     embeddings = np.array(
         [
-            [1.0, 0.00, 0.0],
-            [1.0, 0.05, 0.0],
-            [1.0, 0.00, 0.05],
-            [1.0, 0.03, 0.03],
-            [0.0, 1.00, 0.0],
-            [0.05, 1.0, 0.0],
-            [0.0, 1.00, 0.05],
+            [1.0, 0.0, 0.0],
+            [1.0, 0.02, 0.0],
+            [1.0, 0.0, 0.02],
+            [1.0, 0.02, 0.02],
+            [1.0, 0.01, 0.01],
+            [1.0, 0.1, 0.1],
+            [0.0, 1.0, 0.0],
+            [0.01, 1.0, 0.0],
+            [0.025, 1.0, 0.0],
+            [0.0, 1.0, 0.03],
+            [0.0, 1.0, 0.04],
         ]
     )
-    labels = np.array([0, 0, 0, 1, 1, 1, 1])
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
     return embeddings, labels
 
 
 def test_known_answer_on_two_clusters():
     embeddings, labels = two_clusters()
     consensus = compute_knn_consensus(embeddings, labels, k=3)
-    np.testing.assert_allclose(consensus.agreement[3], 0.0)
-    np.testing.assert_allclose(consensus.label_distribution[3], [1.0, 0.0])
-    assert sorted(consensus.disagreeing_neighbours[3]) == [0, 1, 2]
-    # Each clean cluster-0 image sees two clean neighbours and image 3.
-    np.testing.assert_allclose(consensus.agreement[:3], [2 / 3] * 3)
-    assert consensus.disagreeing_neighbours[0] == [3]
-    # Cluster 1 has three images, so its third neighbour is from cluster 0.
-    np.testing.assert_allclose(consensus.agreement[4:], [2 / 3] * 3)
+    assert consensus.agreement[5] == 0.0
+    np.testing.assert_allclose(consensus.label_distribution[5], [1.0, 0.0])
+    assert len(consensus.disagreeing_neighbours[5]) == 3
+    assert set(consensus.disagreeing_neighbours[5]) <= {0, 1, 2, 3, 4}
+    np.testing.assert_allclose(np.delete(consensus.agreement, 5), 1.0)
+    assert consensus.disagreeing_neighbours[0] == []
 
 
 def test_image_is_not_its_own_neighbour():
@@ -49,40 +51,54 @@ def test_neighbours_sorted_by_similarity():
     assert (np.diff(consensus.neighbour_similarity, axis=1) <= 1e-7).all()
 
 
+def test_small_class_uses_fewer_neighbours():
+    embeddings, labels = two_clusters()
+    consensus = compute_knn_consensus(embeddings, labels, k=8)
+    # Class 0 has 5 distinct images and class 1 has 6.
+    np.testing.assert_array_equal(consensus.n_neighbours, np.where(labels == 0, 4, 5))
+    assert consensus.agreement[0] == 1.0
+    assert (consensus.neighbour_ids[0, 4:] == -1).all()
+    assert np.isnan(consensus.neighbour_similarity[0, 4:]).all()
+
+
 def test_copy_leaves_every_agreement_unchanged():
     embeddings, labels = two_clusters()
     before = compute_knn_consensus(embeddings, labels, k=3)
     with_copy = compute_knn_consensus(
-        np.vstack([embeddings, embeddings[3]]), np.append(labels, labels[3]), k=3
+        np.vstack([embeddings, embeddings[5]]), np.append(labels, labels[5]), k=3
     )
     np.testing.assert_allclose(with_copy.agreement[:-1], before.agreement)
-    assert with_copy.agreement[-1] == pytest.approx(before.agreement[3])
-    assert with_copy.content_group[-1] == with_copy.content_group[3]
+    assert with_copy.agreement[-1] == pytest.approx(before.agreement[5])
+    assert with_copy.content_group[-1] == with_copy.content_group[5]
 
 
 def test_copy_with_other_label_votes_half():
     embeddings, labels = two_clusters()
     consensus = compute_knn_consensus(
-        np.vstack([embeddings, embeddings[4]]), np.append(labels, 0), k=2
+        np.vstack([embeddings, embeddings[6]]), np.append(labels, 0), k=2
     )
-    # Image 5 sees the group {4, 7} as one neighbour voting half 1, half 0,
-    # and image 6 voting 1.
-    np.testing.assert_allclose(consensus.label_distribution[5], [0.25, 0.75])
-    assert 7 in consensus.disagreeing_neighbours[5]
+    # Image 7 sees the group {6, 11} as one neighbour voting half 1, half 0,
+    # and image 8 voting 1.
+    np.testing.assert_allclose(consensus.label_distribution[7], [0.25, 0.75])
+    assert consensus.disagreeing_neighbours[7] == [11]
 
 
 def test_content_ids_group_images():
     embeddings, labels = two_clusters()
-    content_ids = np.array(["a", "b", "c", "d", "e", "f", "a"])
+    content_ids = np.array(list("abcdefghija"))
     consensus = compute_knn_consensus(embeddings, labels, k=2, content_ids=content_ids)
-    assert consensus.content_group[6] == consensus.content_group[0]
-    assert 6 not in consensus.neighbour_ids[0]
+    assert consensus.content_group[10] == consensus.content_group[0]
+    # Image 10 is treated as a copy of image 0, so it gets image 0's votes.
+    np.testing.assert_allclose(
+        consensus.label_distribution[10], consensus.label_distribution[0]
+    )
+    assert consensus.agreement[10] == 0.0
 
 
 def test_k_larger_than_dataset_uses_all_others(caplog):
     embeddings, labels = two_clusters()
     consensus = compute_knn_consensus(embeddings, labels, k=50)
-    assert consensus.neighbour_ids.shape == (7, 6)
+    assert consensus.neighbour_ids.shape == (11, 10)
     assert "instead of k=50" in caplog.text
 
 
@@ -91,8 +107,8 @@ def test_k_larger_than_dataset_uses_all_others(caplog):
     [
         ({"k": 0}, "k must be a positive integer"),
         ({"labels": np.array([0, 1])}, "labels must have shape"),
-        ({"embeddings": np.zeros((7, 3))}, "all zeros"),
-        ({"embeddings": np.full((7, 3), np.nan)}, "NaN or infinite"),
+        ({"embeddings": np.zeros((11, 3))}, "all zeros"),
+        ({"embeddings": np.full((11, 3), np.nan)}, "NaN or infinite"),
     ],
 )
 def test_invalid_inputs_rejected(change, message):

@@ -96,10 +96,10 @@ def free_port() -> int:
 class LiveServer:
     """The review app served by uvicorn in a thread on a free loopback port."""
 
-    def __init__(self, app):
+    def __init__(self, app, *, port: int | None = None):
         import uvicorn
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"

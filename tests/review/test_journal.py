@@ -55,7 +55,7 @@ def test_record_returns_committed_row(journal, engine):
     assert row["queue"] == "issues"
     assert row["created_at"].tzinfo is not None
     assert before <= row["created_at"] <= datetime.now(UTC)
-    # A second engine sees the row, so it was committed.
+    # A second engine reads the row, so it was committed.
     other = Journal(create_engine(engine.url.render_as_string(hide_password=False)))
     assert other.get(row["decision_id"])["new_label"] == "cat"
     other.engine.dispose()

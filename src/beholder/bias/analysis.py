@@ -15,7 +15,15 @@ from beholder.bias.associations import (
     compute_associations,
     compute_predictability,
 )
-from beholder.bias.probes import ProbeRun, flip_matrices, run_probes, summarize_probes
+from beholder.bias.probes import (
+    FLIP_COLUMNS,
+    FLIP_MATRIX_COLUMNS,
+    PROBE_IMAGE_COLUMNS,
+    ProbeRun,
+    flip_matrices,
+    run_probes,
+    summarize_probes,
+)
 from beholder.bias.recommend import augmentation_pipeline, recommend_augmentations
 from beholder.bias.shortcuts import find_shortcuts
 from beholder.bias.slices import find_error_slices
@@ -124,35 +132,68 @@ def analyze_bias(
     """
     classes = [str(name) for name in classes]
     labels = check_labels(labels, classes, len(properties))
+    if images is not None:
+        _check_probe_inputs(images, labels, embeddings, probe)
     timings, notes = {}, []
 
     start = time.perf_counter()
     associations = compute_associations(
-        properties, labels, classes, alpha=alpha, min_effect=min_effect,
-        correction=correction, n_bootstrap=n_bootstrap, seed=seed,
+        properties,
+        labels,
+        classes,
+        alpha=alpha,
+        min_effect=min_effect,
+        correction=correction,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
     )
     predictability = compute_predictability(properties, labels, classes, seed=seed)
     timings["associations"] = time.perf_counter() - start
 
     start = time.perf_counter()
     slices = find_error_slices(
-        properties, probabilities, labels, classes, n_bins=n_bins,
-        min_count=min_slice_count, alpha=alpha, correction=correction,
+        properties,
+        probabilities,
+        labels,
+        classes,
+        n_bins=n_bins,
+        min_count=min_slice_count,
+        alpha=alpha,
+        correction=correction,
     )
     timings["slices"] = time.perf_counter() - start
 
     probe_run = None
+    probe_images = _empty(PROBE_IMAGE_COLUMNS)
+    probe_flips = _empty(FLIP_COLUMNS)
+    matrices = _empty(FLIP_MATRIX_COLUMNS)
     if images is not None:
         start = time.perf_counter()
         if backbone is None:
             from beholder.embed import load_backbone
 
             backbone = load_backbone()
-        probe_run = _run_probe_step(
-            images, labels, classes, embeddings, backbone, probe,
-            n_probe_per_class, probes, seed, progress,
+        if probe is None:
+            from beholder.predict.probe import fit_probe
+
+            probe = fit_probe(np.asarray(embeddings, np.float32), labels, seed=seed)
+        probe_run = run_probes(
+            list(images),
+            labels,
+            len(classes),
+            backbone,
+            probe,
+            n_per_class=n_probe_per_class,
+            probes=probes,
+            seed=seed,
+            progress=progress,
         )
         timings["probes"] = time.perf_counter() - start
+        probe_images = probe_run.images
+        probe_flips = summarize_probes(
+            probe_run, classes, alpha=alpha, correction=correction
+        )
+        matrices = flip_matrices(probe_run, classes)
         if probe_run.failures:
             notes.append(
                 f"{len(probe_run.failures)} sampled images could not be decoded "
@@ -161,17 +202,13 @@ def analyze_bias(
     else:
         notes.append("probes skipped: no image paths given")
 
-    probe_flips = (
-        summarize_probes(probe_run, classes, alpha=alpha, correction=correction)
-        if probe_run is not None else None
-    )
-    shortcuts = find_shortcuts(associations, probe_flips)
+    shortcuts = find_shortcuts(associations, probe_flips if probe_run else None)
     input_size = backbone.input_size if backbone is not None else 224
     recommendations = recommend_augmentations(
         shortcuts, input_size=input_size, properties=properties, labels=labels
     )
     # Without probes every recommendation rests on associations alone, so the
-    # pipeline takes them all; with probes it takes those a probe confirmed.
+    # pipeline takes them all. With probes it takes those a probe confirmed.
     min_priority = "medium" if probe_run is not None else "low"
     pipeline = _pipeline(recommendations, backbone, input_size, min_priority)
     logger.info(
@@ -184,9 +221,9 @@ def analyze_bias(
         associations=associations,
         predictability=predictability,
         slices=slices,
-        probe_images=probe_run.images if probe_run else _empty_probe_images(),
-        probe_flips=probe_flips if probe_flips is not None else pd.DataFrame(),
-        flip_matrices=flip_matrices(probe_run, classes) if probe_run else pd.DataFrame(),
+        probe_images=probe_images,
+        probe_flips=probe_flips,
+        flip_matrices=matrices,
         shortcuts=shortcuts,
         recommendations=recommendations,
         pipeline=pipeline,
@@ -208,25 +245,21 @@ def analyze_bias(
     )
 
 
-def _run_probe_step(images, labels, classes, embeddings, backbone, probe,
-                    n_per_class, probes, seed, progress) -> ProbeRun:
+def _check_probe_inputs(images, labels, embeddings, probe) -> None:
     if len(images) != len(labels):
         raise ValueError(
             f"images has {len(images)} paths but labels has {len(labels)} entries."
         )
-    if probe is None:
-        if embeddings is None:
-            raise ValueError(
-                "Probes need a fitted probe model or the embeddings to fit one: "
-                "pass probe= or embeddings=, or images=None to skip the probes."
-            )
-        from beholder.predict.probe import fit_probe
-
-        probe = fit_probe(np.asarray(embeddings, dtype=np.float32), labels, seed=seed)
-    return run_probes(
-        list(images), labels, len(classes), backbone, probe,
-        n_per_class=n_per_class, probes=probes, seed=seed, progress=progress,
-    )
+    if probe is None and embeddings is None:
+        raise ValueError(
+            "Probes need a fitted probe model or the embeddings to fit one: "
+            "pass probe= or embeddings=, or images=None to skip the probes."
+        )
+    if embeddings is not None and len(embeddings) != len(labels):
+        raise ValueError(
+            f"embeddings has {len(embeddings)} rows but labels has {len(labels)} "
+            "entries."
+        )
 
 
 def _pipeline(recommendations, backbone, input_size, min_priority) -> str:
@@ -244,7 +277,5 @@ def _pipeline(recommendations, backbone, input_size, min_priority) -> str:
     )
 
 
-def _empty_probe_images() -> pd.DataFrame:
-    from beholder.bias.probes import PROBE_IMAGE_COLUMNS
-
-    return pd.DataFrame(columns=PROBE_IMAGE_COLUMNS)
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns)

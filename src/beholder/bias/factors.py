@@ -9,6 +9,8 @@ works on substrings of the column name. A column that matches nothing is
 
 from __future__ import annotations
 
+import re
+
 FACTORS = (
     "brightness",
     "contrast",
@@ -21,24 +23,29 @@ FACTORS = (
 )
 
 # Checked in this order and the first match wins, so "is_grayscale" is
-# colour and "border_width" is scale rather than resolution.
-_PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("colour", ("colour", "color", "satur", "hue", "gray", "grey", "chroma",
-                "tint", "mean_r", "mean_g", "mean_b", "_rg", "_yb", "red",
-                "green", "blue")),
-    ("scale", ("content_fraction", "border", "zoom", "object_scale", "framing")),
-    ("brightness", ("bright", "lumin", "exposure", "dark", "lightness")),
-    ("contrast", ("contrast", "dynamic_range")),
-    ("sharpness", ("sharp", "blur", "laplacian", "focus")),
-    ("compression", ("jpeg", "quality", "compression")),
-    ("resolution", ("width", "height", "aspect", "pixels", "resolution", "area")),
+# colour and "border_width" is scale rather than resolution. Stems match
+# anywhere in the name; short words match only whole "_"-separated words,
+# so that "blurred" is not read as "red".
+_PATTERNS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "colour",
+        ("colour", "color", "satur", "gray", "grey", "chroma"),
+        ("hue", "tint", "red", "green", "blue", "rg", "yb", "r", "g", "b"),
+    ),
+    ("scale", ("content_fraction", "border", "zoom", "object_scale", "framing"), ()),
+    ("brightness", ("bright", "lumin", "exposure", "lightness"), ("dark",)),
+    ("contrast", ("contrast", "dynamic_range"), ()),
+    ("sharpness", ("sharp", "blur", "laplacian", "focus"), ()),
+    ("compression", ("jpeg", "compression"), ("quality",)),
+    ("resolution", ("width", "height", "aspect", "pixels", "resolution"), ("area",)),
 )
 
 
 def factor_of(property_name: str) -> str:
     """Return the factor that the property ``property_name`` measures."""
     name = property_name.lower()
-    for factor, needles in _PATTERNS:
-        if any(needle in name for needle in needles):
+    words = set(re.split(r"[^a-z0-9]+", name))
+    for factor, stems, whole_words in _PATTERNS:
+        if any(stem in name for stem in stems) or words & set(whole_words):
             return factor
     return "other"

@@ -108,8 +108,15 @@ def plot_flip_matrix(flip_matrices: pd.DataFrame, classes, probe: str) -> bytes:
         for j in range(len(names)):
             if counts[i, j]:
                 colour = "white" if shares[i, j] > 0.6 else "black"
-                axes.text(j, i, f"{int(counts[i, j])}", ha="center", va="center",
-                          fontsize=8, color=colour)
+                axes.text(
+                    j,
+                    i,
+                    f"{int(counts[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color=colour,
+                )
     axes.set_xticks(range(len(names)), names, rotation=60, ha="right")
     axes.set_yticks(range(len(names)), names)
     axes.set_xlabel("prediction after the probe")
@@ -164,7 +171,9 @@ def render_probe_examples(
         for number, variant in enumerate(variants):
             tile = variant.copy()
             tile.thumbnail((thumbnail_size - 4, thumbnail_size - 4))
-            sheet.paste(tile, (number * thumbnail_size + 2, header + row * thumbnail_size + 2))
+            sheet.paste(
+                tile, (number * thumbnail_size + 2, header + row * thumbnail_size + 2)
+            )
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG")
     return buffer.getvalue()

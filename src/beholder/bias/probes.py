@@ -63,7 +63,10 @@ class ProbeRun:
 
 
 def select_probe_sample(labels, *, n_per_class: int, seed: int = 0) -> np.ndarray:
-    """Draw up to ``n_per_class`` image indices per class, sorted, without replacement."""
+    """Draw up to ``n_per_class`` image indices per class without replacement.
+
+    The indices come back sorted, so the probes read files in dataset order.
+    """
     if n_per_class < 1:
         raise ValueError(f"n_per_class must be at least 1, got {n_per_class}.")
     labels = np.asarray(labels)
@@ -140,7 +143,9 @@ def run_probes(
     decoded_ids, failures = [], {}
     for image_id in sample:
         try:
-            image = shrink_shorter_side(open_rgb(paths[image_id], draft_size=resize), resize)
+            image = shrink_shorter_side(
+                open_rgb(paths[image_id], draft_size=resize), resize
+            )
         except ImageDecodeError as error:
             failures[int(image_id)] = error.reason
             logger.warning("probe skipped image %d: %s", image_id, error.reason)
@@ -161,7 +166,10 @@ def run_probes(
     table = _probe_table(image_ids, labels[image_ids], probabilities, probes)
     logger.info(
         "probed %d images x %d variants in %.1f s (%.1f images/s)",
-        len(decoded_ids), n_variants, seconds, len(vectors) / max(seconds, 1e-9),
+        len(decoded_ids),
+        n_variants,
+        seconds,
+        len(vectors) / max(seconds, 1e-9),
     )
     return ProbeRun(
         images=table,
@@ -216,7 +224,9 @@ class _FeatureBatcher:
     def finish(self) -> np.ndarray:
         self._flush()
         if not self.outputs:
-            return np.zeros((0, int(getattr(self.model, "num_features", 0))), np.float32)
+            return np.zeros(
+                (0, int(getattr(self.model, "num_features", 0))), np.float32
+            )
         return np.concatenate(self.outputs)
 
     def _flush(self) -> None:
@@ -353,8 +363,9 @@ def summarize_probes(
     return table[FLIP_COLUMNS]
 
 
-def _flip_row(part: pd.DataFrame, chance: np.ndarray, index: int, min_into: int,
-              poisson) -> dict:
+def _flip_row(
+    part: pd.DataFrame, chance: np.ndarray, index: int, min_into: int, poisson
+) -> dict:
     """Counts and tests of one class under one probe; ``part`` is that probe's rows."""
     flipped = part["flipped"].to_numpy()
     label = part["label"].to_numpy()
@@ -383,7 +394,8 @@ def _flip_row(part: pd.DataFrame, chance: np.ndarray, index: int, min_into: int,
         "flip_rate": n_flipped / n,
         "rest_flip_rate": rest_flipped / rest_n if rest_n else np.nan,
         "p_value": fisher_greater(n_flipped, n, rest_flipped, rest_n)
-        if rest_n else np.nan,
+        if rest_n
+        else np.nan,
         "top_target_index": top,
         "top_target_count": top_count,
         "label_prob_drop": float(drop.mean()),
@@ -391,6 +403,9 @@ def _flip_row(part: pd.DataFrame, chance: np.ndarray, index: int, min_into: int,
         "expected_into": expected,
         "into_p_value": into_p,
     }
+
+
+FLIP_MATRIX_COLUMNS = ["probe", "class", "predicted", "n_images", "n_flipped"]
 
 
 def flip_matrices(run: ProbeRun, classes) -> pd.DataFrame:
@@ -406,9 +421,7 @@ def flip_matrices(run: ProbeRun, classes) -> pd.DataFrame:
     """
     table = run.images
     if table.empty:
-        return pd.DataFrame(
-            columns=["probe", "class", "predicted", "n_images", "n_flipped"]
-        )
+        return pd.DataFrame(columns=FLIP_MATRIX_COLUMNS)
     grouped = (
         table.groupby(["probe", "label", "pred_after"], sort=False)
         .agg(n_images=("flipped", "size"), n_flipped=("flipped", "sum"))

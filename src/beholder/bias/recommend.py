@@ -127,22 +127,24 @@ def augmentation_pipeline(
 ) -> str:
     """Assemble the recommended steps into one ``v2.Compose`` to paste.
 
-    Only recommendations of ``min_priority`` or higher are included
-    (``"high"``, ``"medium"`` or ``"low"``). Steps of the same operation
-    are merged (the wider jitter, the smaller crop scale). Without a crop
-    recommendation the pipeline resizes and centre-crops as the evaluation
-    transform does.
+    Recommendations of ``min_priority`` or higher (``"high"``, ``"medium"``
+    or ``"low"``) become steps; steps of the same operation are merged (the
+    wider jitter, the smaller crop scale). The others are listed as
+    commented-out lines, so the reader sees them and can switch them on.
+    Without a crop step the pipeline resizes and centre-crops as the
+    evaluation transform does.
     """
     if min_priority not in _PRIORITY_ORDER:
         raise ValueError(
-            f"min_priority must be one of {list(_PRIORITY_ORDER)}, got {min_priority!r}."
+            f"min_priority must be one of {list(_PRIORITY_ORDER)}, "
+            f"got {min_priority!r}."
         )
-    merged: dict[str, dict] = {}
-    chosen = recommendations[
+    included = (
         recommendations["priority"].map(_PRIORITY_ORDER)
         <= _PRIORITY_ORDER[min_priority]
-    ]
-    for text in chosen["spec"]:
+    )
+    merged: dict[str, dict] = {}
+    for text in recommendations.loc[included, "spec"]:
         for spec in json.loads(text):
             _merge(merged, spec)
     ordered = sorted(merged.values(), key=lambda spec: _ORDER[_key(spec)])
@@ -151,8 +153,11 @@ def augmentation_pipeline(
         # Resize and centre-crop as timm's eval transform does, after the
         # steps that change framing and before the photometric ones.
         resize = math.floor(input_size / crop_pct)
-        at = sum(1 for spec in ordered if _ORDER[_key(spec)] < _ORDER["RandomResizedCrop"])
+        at = sum(
+            1 for spec in ordered if _ORDER[_key(spec)] < _ORDER["RandomResizedCrop"]
+        )
         lines[at:at] = [f"v2.Resize({resize})", f"v2.CenterCrop({input_size})"]
+    lines += _commented_out(recommendations[~included])
     mean_text = ", ".join(f"{value:.3f}" for value in mean)
     std_text = ", ".join(f"{value:.3f}" for value in std)
     lines += [
@@ -160,12 +165,26 @@ def augmentation_pipeline(
         "v2.ToDtype(torch.float32, scale=True)",
         f"v2.Normalize(mean=[{mean_text}], std=[{std_text}])",
     ]
-    body = "".join(f"    {line},\n" for line in lines)
+    body = "".join(
+        f"    {line}\n" if line.startswith("#") else f"    {line},\n" for line in lines
+    )
     return (
         "import torch\n"
         "from torchvision.transforms import v2\n\n"
         f"train_transform = v2.Compose([\n{body}])\n"
     )
+
+
+def _commented_out(recommendations: pd.DataFrame) -> list[str]:
+    """Comment lines for recommendations left out of the pipeline."""
+    lines = []
+    for row in recommendations.to_dict("records"):
+        lines.append(
+            f"# {row['priority']} priority, {row['evidence']} evidence "
+            f"({row['classes']}):"
+        )
+        lines += [f"# {_code(spec)}," for spec in json.loads(row["spec"])]
+    return lines
 
 
 def _key(spec: dict) -> str:
@@ -283,8 +302,11 @@ def _colour(group, input_size, properties, labels):
         jitter["hue"] = round(hue, 2)
         notes.append(
             f"hue {jitter['hue']}: "
-            + ("the probe's 60-degree rotation" if "hue_rotate" in probes
-               else "a tenth of the hue circle, the common default")
+            + (
+                "the probe's 60-degree rotation"
+                if "hue_rotate" in probes
+                else "a tenth of the hue circle, the common default"
+            )
         )
     if not specs and not jitter:
         jitter["saturation"] = _DEFAULT_SATURATION
@@ -309,7 +331,9 @@ def _grayscale_p(gray_rows, properties, labels) -> tuple[float, str]:
 
 
 def _scale(group, input_size, properties, labels):
-    rows = group[group["is_association"]]
+    # Only a content fraction (share of the frame the picture fills) sizes
+    # the crop; other framing properties fall back to the probes' strength.
+    rows = group[group["is_association"] & (group["property"] == "content_fraction")]
     fraction = None
     for row in rows.to_dict("records"):
         fraction = min(row["median_class"], row["median_rest"])
@@ -325,7 +349,10 @@ def _scale(group, input_size, properties, labels):
     scale = float(np.clip(round(fraction, 2), 0.08, 0.9))
     side = round(1 / math.sqrt(scale), 1)
     specs = [
-        {"op": "RandomZoomOut", "args": {"fill": 0, "side_range": [1.0, side], "p": 0.3}},
+        {
+            "op": "RandomZoomOut",
+            "args": {"fill": 0, "side_range": [1.0, side], "p": 0.3},
+        },
         {
             "op": "RandomResizedCrop",
             "positional": [input_size],
@@ -361,7 +388,10 @@ def _resolution(group, input_size, properties, labels):
             spec = {
                 "op": "RandomResizedCrop",
                 "positional": [input_size],
-                "args": {"scale": [0.35, 1.0], "ratio": [round(low, 2), round(high, 2)]},
+                "args": {
+                    "scale": [0.35, 1.0],
+                    "ratio": [round(low, 2), round(high, 2)],
+                },
             }
             return [spec], (
                 f"crop aspect ratios from {low:.2f} to {high:.2f} span the medians "
@@ -387,15 +417,16 @@ def _sharpness(group, input_size, properties, labels):
         },
         "args": {"p": 0.3},
     }
-    return [spec], f"sigma up to {sigma} px, the blur probe's strength at {input_size} px"
+    return [
+        spec
+    ], f"sigma up to {sigma} px, the blur probe's strength at {input_size} px"
 
 
 def _compression(group, input_size, properties, labels):
     quality = 10 if "jpeg" in set(group["probe"].dropna()) else 30
     spec = {"op": "JPEG", "args": {"quality": [quality, 100]}}
-    note = (
-        f"quality down to {quality}: "
-        + ("the JPEG probe's quality" if quality == 10 else "a common lower bound")
+    note = f"quality down to {quality}: " + (
+        "the JPEG probe's quality" if quality == 10 else "a common lower bound"
     )
     return [spec], note
 

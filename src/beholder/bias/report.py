@@ -113,12 +113,14 @@ def _format(value) -> str:
 
 
 def _intro(result: BiasResult) -> str:
-    n_flagged = int(result.associations["is_flagged"].sum()) if len(
-        result.associations) else 0
+    n_flagged = 0
+    if len(result.associations):
+        n_flagged = int(result.associations["is_flagged"].sum())
     probed = (
         f"{result.probe_images['image_id'].nunique()} images were changed by "
         f"{len(result.parameters.get('probes', []))} probes and re-predicted."
-        if len(result.probe_images) else "No probes ran."
+        if len(result.probe_images)
+        else "No probes ran."
     )
     return (
         "<p>A shortcut is a property that tells the classes apart without the "
@@ -239,18 +241,22 @@ def _examples(result, hits, paths) -> str:
         logger.warning("probe example sheet failed: %s", error)
         return ""
     caption = f"Images of {first['class']} before and after the probes above"
-    return f"<figure>{_image(png, caption)}<figcaption>{_text(caption)}</figcaption></figure>"
+    figure = _image(png, caption)
+    return f"<figure>{figure}<figcaption>{_text(caption)}</figcaption></figure>"
 
 
 def _slices(result, max_rows) -> str:
-    significant = result.slices[result.slices["is_significant"].astype(bool)] if len(
-        result.slices) else result.slices
-    return "<h3>Error slices</h3>" + _table(
-        significant,
-        {"description": "slice", "error_low": "error low", "error_high": "error high",
-         "error_ratio": "ratio", "p_adjusted": "adj. p"},
-        max_rows,
-    )
+    slices = result.slices
+    if len(slices):
+        slices = slices[slices["is_significant"].astype(bool)]
+    columns = {
+        "description": "slice",
+        "error_low": "error low",
+        "error_high": "error high",
+        "error_ratio": "ratio",
+        "p_adjusted": "adj. p",
+    }
+    return "<h3>Error slices</h3>" + _table(slices, columns, max_rows)
 
 
 def _associations(result, max_rows) -> str:

@@ -6,6 +6,11 @@ learned from the border alone. ``content_fraction`` is the area of the
 bounding box left after peeling uniform rows and columns off each side,
 divided by the image area: 1.0 for a photograph that fills its frame, 0.25
 for one shrunk to half its width and height on a plain canvas.
+
+A border counts only when the opposite side has one of the same colour, as
+padding and letterboxing do. A clear or blown-out sky along the top edge,
+or a black silhouette along the bottom, is uniform too but has no match on
+the other side, and real photographs have many such edges.
 """
 
 from __future__ import annotations
@@ -21,8 +26,7 @@ from beholder.errors import ImageDecodeError
 logger = logging.getLogger(__name__)
 
 # Border pixels may differ from the border colour by this much (0..255) per
-# channel: enough for JPEG noise on a flat canvas, too little for most skies,
-# whose gradients drift past it within a few rows.
+# channel: enough for JPEG noise on a flat canvas.
 DEFAULT_TOLERANCE = 10
 # Share of a row or column that must match the border colour, so that a few
 # ringing pixels at the picture's edge do not end the border early.
@@ -56,28 +60,39 @@ def measure_content_fraction(
     pixels = pixels.astype(np.int16)
     height, width = pixels.shape[:2]
 
-    top = _border_depth(pixels, tolerance)
-    bottom = _border_depth(pixels[::-1], tolerance)
+    top, bottom = _paired_borders(pixels, tolerance)
     if top + bottom >= height:
         return 0.0
-    inner = pixels[top : height - bottom]
-    columns = inner.transpose(1, 0, 2)
-    left = _border_depth(columns, tolerance)
-    right = _border_depth(columns[::-1], tolerance)
+    columns = pixels[top : height - bottom].transpose(1, 0, 2)
+    left, right = _paired_borders(columns, tolerance)
     if left + right >= width:
         return 0.0
     return float((height - top - bottom) * (width - left - right) / (height * width))
 
 
-def _border_depth(pixels: np.ndarray, tolerance: int) -> int:
-    """Count the leading rows of ``pixels`` that match the first row's colour."""
+def _paired_borders(pixels: np.ndarray, tolerance: int) -> tuple[int, int]:
+    """Border depths at the first and last rows, or zeros unless both match."""
+    near, near_colour = _border_depth(pixels, tolerance)
+    far, far_colour = _border_depth(pixels[::-1], tolerance)
+    if near == 0 or far == 0:
+        return 0, 0
+    if np.abs(near_colour - far_colour).max() > 2 * tolerance:
+        return 0, 0
+    return near, far
+
+
+def _border_depth(pixels: np.ndarray, tolerance: int) -> tuple[int, np.ndarray]:
+    """Count the leading rows of ``pixels`` that match the first row's colour.
+
+    Returns the count and that colour (the first row's per-channel median).
+    """
     colour = np.median(pixels[0], axis=0)
     if not _matches(pixels[:1], colour, tolerance)[0]:
-        return 0  # most photographs: no border, so skip the full comparison
+        return 0, colour  # most photographs: no border, so skip the full comparison
     matching = _matches(pixels, colour, tolerance)
     if matching.all():
-        return len(matching)
-    return int(np.argmin(matching))
+        return len(matching), colour
+    return int(np.argmin(matching)), colour
 
 
 def _matches(rows: np.ndarray, colour: np.ndarray, tolerance: int) -> np.ndarray:

@@ -74,8 +74,10 @@ def find_shortcuts(
         .groupby(["class_index", "factor"], sort=False)
         .head(1)
     )
-    keys = {(r["class"], r["class_index"], r["factor"]): r for r in
-            best_property.to_dict("records")}
+    keys = {
+        (r["class"], r["class_index"], r["factor"]): r
+        for r in best_property.to_dict("records")
+    }
     probe_evidence = _probe_evidence(probe_flips)
     for key in probe_evidence:
         keys.setdefault(key, None)

@@ -98,7 +98,12 @@ def find_error_slices(
         for index, class_name in enumerate(classes):
             in_class = labels == index
             rows += _bin_slices(
-                errors[in_class], bins[in_class], edges, str(name), class_name, min_count
+                errors[in_class],
+                bins[in_class],
+                edges,
+                str(name),
+                class_name,
+                min_count,
             )
 
     table = pd.DataFrame(rows)

@@ -24,9 +24,7 @@ def adjust_pvalues(p_values, *, method: str = "fdr_bh") -> np.ndarray:
         Adjusted p-values, each at least its raw value and at most 1.
     """
     if method not in CORRECTIONS:
-        raise ValueError(
-            f"correction must be one of {CORRECTIONS}, got {method!r}."
-        )
+        raise ValueError(f"correction must be one of {CORRECTIONS}, got {method!r}.")
     p_values = np.asarray(p_values, dtype=float)
     adjusted = np.full(p_values.shape, np.nan)
     tested = ~np.isnan(p_values)

@@ -40,9 +40,7 @@ def rotate_hue(image: Image.Image, degrees: float) -> Image.Image:
     return Image.fromarray(hsv, mode="HSV").convert("RGB")
 
 
-def cast_colour(
-    image: Image.Image, gains: tuple[float, float, float]
-) -> Image.Image:
+def cast_colour(image: Image.Image, gains: tuple[float, float, float]) -> Image.Image:
     """Multiply the R, G and B channels by ``gains``, as a white-balance error does."""
     pixels = np.asarray(image, dtype=np.float32) * np.asarray(gains, np.float32)
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
@@ -98,27 +96,57 @@ class Probe:
 
 
 DEFAULT_PROBES: tuple[Probe, ...] = (
-    Probe("brightness_down", "brightness", "pixels x 0.5",
-          partial(adjust_brightness, factor=0.5)),
-    Probe("brightness_up", "brightness", "pixels x 1.5, clipped",
-          partial(adjust_brightness, factor=1.5)),
-    Probe("contrast_down", "contrast", "contrast x 0.5 around the mean gray",
-          partial(adjust_contrast, factor=0.5)),
+    Probe(
+        "brightness_down",
+        "brightness",
+        "pixels x 0.5",
+        partial(adjust_brightness, factor=0.5),
+    ),
+    Probe(
+        "brightness_up",
+        "brightness",
+        "pixels x 1.5, clipped",
+        partial(adjust_brightness, factor=1.5),
+    ),
+    Probe(
+        "contrast_down",
+        "contrast",
+        "contrast x 0.5 around the mean gray",
+        partial(adjust_contrast, factor=0.5),
+    ),
     Probe("grayscale", "colour", "luminance only", to_grayscale),
-    Probe("hue_rotate", "colour", "hue +60 degrees",
-          partial(rotate_hue, degrees=60)),
-    Probe("colour_cast_warm", "colour", "R x 1.2, B x 0.8",
-          partial(cast_colour, gains=(1.2, 1.0, 0.8))),
-    Probe("colour_cast_cool", "colour", "R x 0.8, B x 1.2",
-          partial(cast_colour, gains=(0.8, 1.0, 1.2))),
-    Probe("zoom_in", "scale", "centre crop of half each side, scaled up",
-          partial(zoom_in, side_fraction=0.5)),
-    Probe("zoom_out", "scale", "shrunk to half each side on black",
-          partial(zoom_out, side_fraction=0.5)),
-    Probe("blur", "sharpness", "Gaussian blur, sigma 1% of the shorter side",
-          partial(gaussian_blur, sigma_fraction=0.01)),
-    Probe("jpeg", "compression", "JPEG quality 10",
-          partial(compress_jpeg, quality=10)),
+    Probe("hue_rotate", "colour", "hue +60 degrees", partial(rotate_hue, degrees=60)),
+    Probe(
+        "colour_cast_warm",
+        "colour",
+        "R x 1.2, B x 0.8",
+        partial(cast_colour, gains=(1.2, 1.0, 0.8)),
+    ),
+    Probe(
+        "colour_cast_cool",
+        "colour",
+        "R x 0.8, B x 1.2",
+        partial(cast_colour, gains=(0.8, 1.0, 1.2)),
+    ),
+    Probe(
+        "zoom_in",
+        "scale",
+        "centre crop of half each side, scaled up",
+        partial(zoom_in, side_fraction=0.5),
+    ),
+    Probe(
+        "zoom_out",
+        "scale",
+        "shrunk to half each side on black",
+        partial(zoom_out, side_fraction=0.5),
+    ),
+    Probe(
+        "blur",
+        "sharpness",
+        "Gaussian blur, sigma 1% of the shorter side",
+        partial(gaussian_blur, sigma_fraction=0.01),
+    ),
+    Probe("jpeg", "compression", "JPEG quality 10", partial(compress_jpeg, quality=10)),
 )
 
 
@@ -129,7 +157,5 @@ def probes_by_name(names=None) -> tuple[Probe, ...]:
     known = {probe.name: probe for probe in DEFAULT_PROBES}
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise ValueError(
-            f"Unknown probe names {unknown}; choose from {sorted(known)}."
-        )
+        raise ValueError(f"Unknown probe names {unknown}; choose from {sorted(known)}.")
     return tuple(known[name] for name in names)

@@ -26,7 +26,9 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_K = 10
+# Chosen with the ensemble on sun8 (see ensemble.py): larger k was better at
+# every noise level tried there, up to k=50, the largest on the grid.
+DEFAULT_K = 50
 # Exact copies of one file embed to cosine similarity 1 within about 5e-7
 # (float32 rounding, measured on sun8); re-encoded near copies stay below
 # 0.9995 there, so they remain separate images.
@@ -43,12 +45,16 @@ class KnnConsensus:
         Share of neighbour votes for each class; rows sum to one.
     agreement : ndarray of shape (n_images,)
         Share of neighbour votes for the image's given label, in [0, 1].
-    neighbour_ids : ndarray of shape (n_images, n_neighbours), int64
+    neighbour_ids : ndarray of shape (n_images, k), int64
         Image id (row index) of one member of each neighbour group, nearest
-        first. ``n_neighbours`` is ``k``, or fewer when the dataset has at
-        most ``k`` distinct images.
-    neighbour_similarity : ndarray of shape (n_images, n_neighbours)
-        Cosine similarity to each neighbour.
+        first, padded with -1 after the image's ``n_neighbours``. The second
+        dimension is smaller than ``k`` when there are at most ``k``
+        distinct images.
+    neighbour_similarity : ndarray of shape (n_images, k)
+        Cosine similarity to each neighbour, NaN where ``neighbour_ids`` is -1.
+    n_neighbours : ndarray of shape (n_images,), int64
+        Neighbour groups that voted for each image: ``k``, or fewer for
+        images of a class with at most ``k`` distinct images.
     disagreeing_neighbours : list of list of int
         For each image, the ids of all images in its neighbour groups whose
         label differs from its own, nearest group first.
@@ -60,6 +66,7 @@ class KnnConsensus:
     agreement: np.ndarray
     neighbour_ids: np.ndarray
     neighbour_similarity: np.ndarray
+    n_neighbours: np.ndarray
     disagreeing_neighbours: list
     content_group: np.ndarray
 
@@ -83,8 +90,10 @@ def compute_knn_consensus(
         Given class index of each image.
     n_classes : int, optional
         Number of classes; defaults to ``labels.max() + 1``.
-    k : int, default 10
-        Number of neighbour groups that vote.
+    k : int, default 50
+        Number of neighbour groups that vote. Images of a class with ``m``
+        distinct images use ``min(k, m - 1)`` (at least 1), so a class
+        smaller than ``k`` is not outvoted by its surroundings.
     content_ids : array-like of shape (n_images,), optional
         Content hash (or any id) per image; equal ids are treated as copies
         even when their embeddings differ.
@@ -112,30 +121,63 @@ def compute_knn_consensus(
     np.add.at(group_votes, (group, labels), 1.0)
     group_votes /= group_votes.sum(axis=1, keepdims=True)
 
-    n_neighbours = min(k, n_groups - 1)
-    if n_neighbours < k:
-        logger.warning(
-            "only %d distinct images: using %d neighbours instead of k=%d",
-            n_groups,
-            n_neighbours,
-            k,
-        )
-    neighbour_groups, similarity = _search_groups(unit[representative], n_neighbours)
-    group_distribution = np.zeros((n_groups, n_classes))
-    for column in neighbour_groups.T:
-        group_distribution += group_votes[column]
-    group_distribution /= n_neighbours
+    search_k = min(k, n_groups - 1)
+    k_per_class = _neighbours_per_class(group, labels, n_classes, search_k, k)
+    neighbour_groups, similarity = _search_groups(unit[representative], search_k)
 
-    distribution = group_distribution[group]
-    rows = np.arange(len(labels))
+    n_neighbours = k_per_class[labels]
+    distribution = np.zeros((len(labels), n_classes))
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        class_k = k_per_class[label]
+        for column in neighbour_groups[group[rows], :class_k].T:
+            distribution[rows] += group_votes[column]
+        distribution[rows] /= class_k
+
+    beyond = np.arange(search_k)[np.newaxis, :] >= n_neighbours[:, np.newaxis]
+    neighbour_ids = representative[neighbour_groups][group]
+    neighbour_ids[beyond] = -1
+    neighbour_similarity = similarity[group]
+    neighbour_similarity[beyond] = np.nan
     return KnnConsensus(
         label_distribution=distribution,
-        agreement=distribution[rows, labels],
-        neighbour_ids=representative[neighbour_groups][group],
-        neighbour_similarity=similarity[group],
-        disagreeing_neighbours=_disagreeing(labels, group, neighbour_groups),
+        agreement=distribution[np.arange(len(labels)), labels],
+        neighbour_ids=neighbour_ids,
+        neighbour_similarity=neighbour_similarity,
+        n_neighbours=n_neighbours,
+        disagreeing_neighbours=_disagreeing(
+            labels, group, neighbour_groups, n_neighbours
+        ),
         content_group=group,
     )
+
+
+def _neighbours_per_class(group, labels, n_classes, search_k, k):
+    """Return the number of voting neighbours for images of each class.
+
+    An image can have at most ``m - 1`` neighbours of its own class, where
+    ``m`` is the number of distinct images (content groups) carrying that
+    class. With ``k`` above that, every image of a small class would look
+    suspect, so its images use ``min(k, m - 1)`` neighbours (at least one).
+    """
+    pairs = np.unique(np.stack([group, labels]), axis=1)
+    groups_per_class = np.bincount(pairs[1], minlength=n_classes)
+    k_per_class = np.clip(groups_per_class - 1, 1, search_k)
+    if search_k < k:
+        logger.warning(
+            "only %d distinct images: using at most %d neighbours instead of k=%d",
+            search_k + 1,
+            search_k,
+            k,
+        )
+    for label in np.flatnonzero((k_per_class < search_k) & (groups_per_class > 0)):
+        logger.info(
+            "class index %d has %d distinct images: its images use %d neighbours",
+            label,
+            groups_per_class[label],
+            k_per_class[label],
+        )
+    return k_per_class
 
 
 def _check_inputs(embeddings, labels, n_classes, k):
@@ -234,17 +276,25 @@ def _search_groups(unit_representatives, n_neighbours):
     return found.astype(np.int64), similarity.astype(np.float64)
 
 
-def _disagreeing(labels, group, neighbour_groups):
+def _disagreeing(labels, group, neighbour_groups, n_neighbours):
     """List, per image, the members of its neighbour groups with another label."""
+    n_groups = neighbour_groups.shape[0]
     order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(neighbour_groups.shape[0] + 1))
-    members = [order[bounds[g] : bounds[g + 1]] for g in range(len(bounds) - 1)]
+    bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
+    members = [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)]
 
-    per_group = []
+    # For each group: its neighbours' members in neighbour order, and where
+    # the members of the first j neighbours end.
+    voters = []
+    ends = []
     for neighbours in neighbour_groups:
-        per_group.append(np.concatenate([members[g] for g in neighbours]))
+        parts = [members[g] for g in neighbours]
+        voters.append(np.concatenate(parts))
+        ends.append(np.cumsum([len(part) for part in parts]))
+
     result = []
     for image, image_label in enumerate(labels):
-        candidates = per_group[group[image]]
+        g = group[image]
+        candidates = voters[g][: ends[g][n_neighbours[image] - 1]]
         result.append(candidates[labels[candidates] != image_label].tolist())
     return result

@@ -2,12 +2,14 @@
 
 Three methods, all on out-of-sample inputs:
 
-- ``confident_learning``: scores from the probe's probabilities, flags by
-  the pruning rules of confident learning (``pruning.py``).
+- ``confident_learning``: scores from the probe's probabilities; the
+  pruning rules of confident learning (``pruning.py``) set how many images
+  are flagged.
 - ``knn``: scores from the labels of the nearest neighbours in embedding
   space (``knn.py``), with no model.
 - ``ensemble``: both mixed into one probability-like vector per image
-  (``ensemble.py``), then scored and pruned like probabilities.
+  (``ensemble.py``), then scored like probabilities. This is the default
+  when embeddings are given.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ def find_label_issues(
     method : {"ensemble", "confident_learning", "knn"}, optional
         Defaults to ``"ensemble"`` when ``embeddings`` is given and to
         ``"confident_learning"`` otherwise.
-    k : int, default 10
-        Neighbour groups that vote in the kNN consensus.
+    k : int, default 50
+        Neighbour groups that vote in the kNN consensus (fewer for classes
+        with at most ``k`` distinct images; see ``knn.py``).
     score : {"self_confidence", "normalized_margin", "combined"}, optional
         Label quality score behind ``label_issue_score`` (see
         ``scores.py``). Defaults to ``DEFAULT_ENSEMBLE_SCORE`` for the
@@ -72,7 +75,7 @@ def find_label_issues(
         Weight of the probabilities in the ensemble; the rest goes to the
         kNN consensus.
     pruning : str, default "prune_by_noise_rate"
-        Rule that sets ``is_label_issue``; one of
+        Rule that estimates how many images to flag; one of
         ``beholder.findings.PRUNING_METHODS``.
     content_ids : array-like of shape (n_images,), optional
         Content hash per image; images with equal ids count as copies in the
@@ -88,8 +91,9 @@ def find_label_issues(
         - ``label_issue_score``: in [0, 1], higher is more suspect; it is
           ``1 -`` the chosen quality score and depends only on the image's
           own probabilities and its neighbours' labels.
-        - ``is_label_issue``: flagged by the pruning rule. This depends on
-          the whole dataset through the estimated joint.
+        - ``is_label_issue``: the top ``m`` of the ranking, where ``m`` is
+          the number of images the pruning rule flags. This depends on the
+          whole dataset through the estimated joint.
         - ``suggested_label``: the most likely class other than the given
           one, under the method's probabilities.
         - ``self_confidence``: the probe's probability of the given label.
@@ -137,10 +141,21 @@ def find_label_issues(
 
     quality = compute_label_quality(signal, labels, method=score)
     issue_score = 1.0 - quality
+    order = np.argsort(-issue_score, kind="stable")
+
+    # The pruning rule estimates how many labels are wrong; the flags are
+    # that many images from the top of the ranking, so the flagged set is
+    # always a prefix of the ranking. On sun8 with injected noise this gave
+    # a higher F1 than the pruning rule's own choice of images, for the
+    # probe's probabilities and for the ensemble alike.
     joint = estimate_joint(signal, labels)
-    flagged = find_issues_by_pruning(
-        signal, labels, method=pruning, joint=joint, min_per_class=min_per_class
+    n_flagged = int(
+        find_issues_by_pruning(
+            signal, labels, method=pruning, joint=joint, min_per_class=min_per_class
+        ).sum()
     )
+    flagged = np.zeros(n_images, dtype=bool)
+    flagged[order[:n_flagged]] = True
     _, suggested = compute_margin(signal, labels)
     _, confident_label = compute_confident_joint(signal, labels)
     margin, _ = compute_margin(probabilities, labels)
@@ -156,7 +171,6 @@ def find_label_issues(
         }
     )
     _add_knn_columns(frame, consensus)
-    order = np.argsort(-issue_score, kind="stable")
     rank = np.empty(n_images, dtype=np.int64)
     rank[order] = np.arange(1, n_images + 1)
     frame["rank"] = rank

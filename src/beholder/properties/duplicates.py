@@ -1,4 +1,4 @@
-"""Exact and near duplicates, grouped into clusters, with split leakage and label conflicts.
+"""Exact and near duplicates in clusters, with split leakage and label conflicts.
 
 Candidates come from nearest-neighbour indexes, never from comparing all
 pairs in Python:
@@ -51,6 +51,9 @@ DEFAULT_N_NEIGHBORS = 10
 # pixel by pixel. A PNG copy of a JPEG's pixels hashes within 2 bits of it,
 # because the JPEG is measured from a reduced draft decode.
 EXACT_CANDIDATE_DISTANCE = 6
+# Exact-duplicate candidates are decoded in worker processes only above this
+# many images.
+PARALLEL_DIGESTS_ABOVE = 256
 # Embeddings above this many images are searched with an HNSW graph
 # (approximate) instead of an exact flat index.
 HNSW_ABOVE = 200_000
@@ -143,7 +146,7 @@ def find_duplicates(
     n_jobs : int, optional
         Worker processes for the full decodes that confirm exact duplicates.
     progress : Progress, optional
-        Receives the stage "Finding duplicates".
+        Receives the stage "duplicates" (one step).
 
     Returns
     -------
@@ -153,7 +156,7 @@ def find_duplicates(
     n = len(images)
     _check_inputs(n, properties, max_hash_distance, min_cosine, n_neighbors)
     progress = progress or NullProgress()
-    progress.stage("Finding duplicates", None)
+    progress.stage("duplicates", 1)
 
     usable = (
         properties["decode_error"].isna().to_numpy()
@@ -193,6 +196,7 @@ def find_duplicates(
     clusters, cluster_of = _clusters(table, images)
     per_image = _per_image(table, cluster_of, n)
     summary = _summary(table, clusters, n)
+    progress.advance(1)
     logger.info(
         "duplicates: %d exact and %d near pairs, %d clusters, %d leaking pairs",
         summary["n_exact_pairs"],
@@ -265,7 +269,9 @@ def _check_inputs(n, properties, max_hash_distance, min_cosine, n_neighbors):
     if missing:
         raise ValueError(f"properties lacks the columns {sorted(missing)}")
     if not 0 <= max_hash_distance < HASH_BITS:
-        raise ValueError(f"max_hash_distance must be in 0..63, got {max_hash_distance!r}")
+        raise ValueError(
+            f"max_hash_distance must be in 0..63, got {max_hash_distance!r}"
+        )
     if not -1.0 <= min_cosine <= 1.0:
         raise ValueError(f"min_cosine must be in [-1, 1], got {min_cosine!r}")
     if n_neighbors < 1:
@@ -295,7 +301,9 @@ def _describe_pairs(pairs, codes, unit) -> pd.DataFrame:
     table = pd.DataFrame({"image_id_a": a, "image_id_b": b})
     table["hash_distance"] = hamming_distances(codes[a], codes[b]).astype(np.int64)
     if unit is not None and len(pairs):
-        table["cosine_similarity"] = np.einsum("ij,ij->i", unit[a], unit[b]).astype(float)
+        table["cosine_similarity"] = np.einsum("ij,ij->i", unit[a], unit[b]).astype(
+            float
+        )
     else:
         table["cosine_similarity"] = np.nan
     return table
@@ -311,7 +319,7 @@ def _exact_candidates(table: pd.DataFrame, properties: pd.DataFrame) -> pd.Serie
 
 
 def _confirm_exact(table, properties, images, n_jobs) -> pd.Series:
-    """Return "exact" for candidate pairs whose full decodes are identical, else "near"."""
+    """Return "exact" for candidate pairs with identical full decodes, else "near"."""
     kind = pd.Series("near", index=table.index, dtype=object)
     candidates = _exact_candidates(table, properties)
     if not candidates.any():
@@ -319,7 +327,12 @@ def _confirm_exact(table, properties, images, n_jobs) -> pd.Series:
     chosen = table[candidates]
     ids = np.unique(chosen[["image_id_a", "image_id_b"]].to_numpy())
     paths = images["path"].to_numpy()[ids].tolist()
-    digests = [d for chunk in map_chunks(pixel_digests, paths, n_jobs=n_jobs) for d in chunk]
+    # A few hundred full decodes take well under a second; worker processes
+    # would cost more to start than they save.
+    jobs = n_jobs if len(paths) > PARALLEL_DIGESTS_ABOVE else 1
+    digests = [
+        d for chunk in map_chunks(pixel_digests, paths, n_jobs=jobs) for d in chunk
+    ]
     digest_of = dict(zip(ids.tolist(), digests))
     same = [
         digest_of[a] is not None and digest_of[a] == digest_of[b]
@@ -427,7 +440,7 @@ def _summary(table: pd.DataFrame, clusters: pd.DataFrame, n: int) -> dict:
         "n_exact_pairs": int(exact.sum()),
         "n_near_pairs": int((~exact).sum()),
         "n_clusters": int(clusters["cluster_id"].nunique()) if len(clusters) else 0,
-        "n_images_in_clusters": int(len(clusters)),
+        "n_images_in_clusters": len(clusters),
         "n_leakage_pairs": int(table["cross_split"].sum()),
         "n_leakage_clusters": int(leaking),
         "n_label_conflict_pairs": int(table["label_conflict"].sum()),

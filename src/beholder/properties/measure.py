@@ -4,10 +4,10 @@ Each file is decoded once through :func:`beholder.decode.decode_image` (the
 sibling of ``open_rgb`` that also returns the full size and format) in the
 JPEG draft mode, so a JPEG is decoded at the smallest power-of-two scale
 whose shorter side is still at least :data:`WORKING_SIZE` pixels. From that
-decode come a luminance histogram, the sharpness, a 32x32 luminance
-thumbnail and a 32x32 grid of colour pixels. :func:`measure_images` then computes every column
-below for a whole chunk of images at once, so the cost per image is mostly
-the decode.
+decode come a luminance histogram, the sharpness, the low DCT frequencies
+for the perceptual hash and a 32x32 grid of colour pixels.
+:func:`measure_images` then computes every column below for a whole chunk
+of images at once, so the cost per image is mostly the decode.
 
 Property columns, one row per image in dataset order
 -----------------------------------------------------
@@ -61,7 +61,7 @@ Property columns, one row per image in dataset order
     64-bit perceptual hash of the image as 16 hex digits; see
     :mod:`beholder.properties.phash`.
 ``decode_error``
-    ``None``, or the reason the file could not be decoded; the numeric
+    Missing (NaN), or the reason the file could not be decoded; the numeric
     columns of such a row are NaN and ``is_grayscale`` is missing.
 
 The colour columns come from a 32x32 grid of pixels sampled from the decode
@@ -85,15 +85,19 @@ from PIL import Image
 
 from beholder.decode import decode_image, open_rgb
 from beholder.errors import ImageDecodeError
-from beholder.properties.phash import codes_to_hex, dct_hash_codes
+from beholder.properties.phash import (
+    codes_from_frequencies,
+    codes_to_hex,
+    low_frequencies,
+)
 
 logger = logging.getLogger(__name__)
 
 # Shorter side, in pixels, of the luminance image on which sharpness, entropy
 # and the brightness histogram are measured.
-WORKING_SIZE = 128
-# Side of the square luminance and colour thumbnails.
-THUMBNAIL_SIZE = 32
+WORKING_SIZE = 100
+# Side of the square grid of pixels sampled for the colour statistics.
+COLOUR_GRID = 32
 # 8-bit levels from either end of the range that count as clipped.
 CLIP_LEVELS = 4
 # Channel spread, in 8-bit levels, up to which a pixel counts as gray. Gray
@@ -108,7 +112,18 @@ GRAY_MAX_COLOUR_FRACTION = 0.02
 HUE_MIN_SPREAD = 16
 N_HUE_BINS = 12
 # Pixel modes that store no colour; such files skip the colour statistics.
-SINGLE_CHANNEL_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+SINGLE_CHANNEL_MODES = {
+    "1",
+    "L",
+    "LA",
+    "La",
+    "I",
+    "I;16",
+    "I;16B",
+    "I;16L",
+    "I;16N",
+    "F",
+}
 
 HUE_COLUMNS = [f"hue_{k}" for k in range(N_HUE_BINS)]
 LUMINANCE_COLUMNS = [
@@ -141,7 +156,7 @@ PROPERTY_COLUMNS = [
     "decode_error",
 ]
 
-_THUMBNAIL_PIXELS = THUMBNAIL_SIZE * THUMBNAIL_SIZE
+_GRID_PIXELS = COLOUR_GRID * COLOUR_GRID
 
 
 def measure_images(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -156,8 +171,8 @@ def measure_images(paths: Sequence[str | Path]) -> pd.DataFrame:
     sizes = np.full((n, 3), np.nan)
     histograms = np.zeros((n, 256), dtype=np.float64)
     sharpness = np.full(n, np.nan)
-    gray = np.zeros((n, _THUMBNAIL_PIXELS), dtype=np.uint8)
-    colour = np.zeros((n, _THUMBNAIL_PIXELS, 3), dtype=np.uint8)
+    frequencies = np.zeros((n, 64), dtype=np.float32)
+    colour = np.zeros((n, _GRID_PIXELS, 3), dtype=np.uint8)
     has_colour = np.zeros(n, dtype=bool)
     formats, modes, errors = [None] * n, [None] * n, [None] * n
 
@@ -171,8 +186,9 @@ def measure_images(paths: Sequence[str | Path]) -> pd.DataFrame:
         formats[i], modes[i] = decoded.format, decoded.mode
         working = _resize_shorter_side(decoded.image.convert("L"), WORKING_SIZE)
         histograms[i] = working.histogram()
-        sharpness[i] = laplacian_variance(np.asarray(working))
-        gray[i] = np.frombuffer(_gray_thumbnail(working), dtype=np.uint8)
+        luminance = np.asarray(working, dtype=np.float32)
+        sharpness[i] = laplacian_variance(luminance)
+        frequencies[i] = low_frequencies(luminance)
         if decoded.mode not in SINGLE_CHANNEL_MODES:
             has_colour[i] = True
             pixels = np.frombuffer(_colour_sample(decoded.image), dtype=np.uint8)
@@ -191,16 +207,18 @@ def measure_images(paths: Sequence[str | Path]) -> pd.DataFrame:
     for column in LUMINANCE_COLUMNS:
         table[column] = np.where(ok, luminance[column], np.nan)
     table["sharpness"] = sharpness
-    colour_table = colour_statistics(colour)
+    colour_table = colour_statistics(colour[has_colour])
     for column in COLOUR_COLUMNS:
-        table[column] = np.where(ok, np.where(has_colour, colour_table[column], 0.0), np.nan)
+        values = np.zeros(n)
+        values[has_colour] = colour_table[column]
+        table[column] = np.where(ok, values, np.nan)
     grayscale = table["colour_fraction"].to_numpy() <= GRAY_MAX_COLOUR_FRACTION
     table["is_grayscale"] = pd.array(
         [bool(g) if good else None for g, good in zip(grayscale, ok)], dtype="boolean"
     )
     table["format"] = formats
     table["mode"] = modes
-    hashes = codes_to_hex(dct_hash_codes(gray.reshape(n, THUMBNAIL_SIZE, THUMBNAIL_SIZE)))
+    hashes = codes_to_hex(codes_from_frequencies(frequencies))
     table["phash"] = [h if good else None for h, good in zip(hashes, ok)]
     table["decode_error"] = errors
     for column in ("width", "height", "file_size"):
@@ -246,9 +264,10 @@ def colour_statistics(pixels: np.ndarray) -> dict[str, np.ndarray]:
     ``pixels`` has shape ``(n, n_pixels, 3)``, 8-bit RGB. Returns one array
     of shape ``(n,)`` per name in :data:`COLOUR_COLUMNS`.
     """
-    channels = np.asarray(pixels, dtype=np.float32)
-    n, n_pixels = channels.shape[:2]
-    red, green, blue = channels[..., 0], channels[..., 1], channels[..., 2]
+    pixels = np.asarray(pixels, dtype=np.uint8)
+    n, n_pixels = pixels.shape[:2]
+    # Contiguous channel planes of shape (n, n_pixels) keep the passes fast.
+    red, green, blue = np.moveaxis(pixels, 2, 0).astype(np.float32)
 
     rg = red - green
     yb = 0.5 * (red + green) - blue
@@ -259,51 +278,58 @@ def colour_statistics(pixels: np.ndarray) -> dict[str, np.ndarray]:
     high = np.maximum(np.maximum(red, green), blue)
     spread = high - np.minimum(np.minimum(red, green), blue)
     saturation = (spread / np.maximum(high, 1.0)).mean(axis=1)
-    coloured = spread > GRAY_TOLERANCE
-    hued = spread > HUE_MIN_SPREAD
+    colour_fraction = (spread > GRAY_TOLERANCE).mean(axis=1)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hue = np.where(
-            high == red,
-            (green - blue) / spread,
-            np.where(high == green, (blue - red) / spread + 2.0, (red - green) / spread + 4.0),
-        )
-    # hue is in sextants (0..6, negative just below red), so floor then wrap.
-    hue_bin = np.floor(np.nan_to_num(hue) * (N_HUE_BINS / 6.0)).astype(np.int64)
-    hue_bin %= N_HUE_BINS
-    image_index = np.broadcast_to(np.arange(n)[:, None], hue_bin.shape)
-    flat = (image_index * N_HUE_BINS + hue_bin)[hued]
+    hued = (spread > HUE_MIN_SPREAD).ravel()
+    image = np.repeat(np.arange(n), n_pixels)[hued]
+    hue = _hue_sextants(
+        *(plane.ravel()[hued] for plane in (red, green, blue, high, spread))
+    )
+    # Hue is in sextants (0..6, negative just below red), so floor then wrap.
+    hue_bin = np.floor(hue * (N_HUE_BINS / 6.0)).astype(np.int64) % N_HUE_BINS
+    flat = image * N_HUE_BINS + hue_bin
     hue_counts = np.bincount(flat, minlength=n * N_HUE_BINS).reshape(n, N_HUE_BINS)
     hue_fractions = hue_counts / max(n_pixels, 1)
 
     result = {
         "colourfulness": colourfulness.astype(np.float64),
         "saturation": saturation.astype(np.float64),
-        "colour_fraction": coloured.mean(axis=1),
+        "colour_fraction": colour_fraction.astype(np.float64),
     }
     for k, column in enumerate(HUE_COLUMNS):
         result[column] = hue_fractions[:, k]
     return result
 
 
+def _hue_sextants(red, green, blue, high, spread) -> np.ndarray:
+    """HSV hue in sextants (60-degree units) of pixels with a positive spread."""
+    return np.where(
+        high == red,
+        (green - blue) / spread,
+        np.where(
+            high == green, (blue - red) / spread + 2.0, (red - green) / spread + 4.0
+        ),
+    )
+
+
 def laplacian_variance(gray: np.ndarray) -> float:
-    """Return the variance of the 4-neighbour Laplacian of a 2-D 8-bit array.
+    """Return the variance of the 4-neighbour Laplacian of a 2-D array.
 
     Edges are replicated for arrays thinner than 3 pixels, so they get a
     value too.
     """
-    values = np.asarray(gray, dtype=np.int32)
+    values = np.asarray(gray, dtype=np.float32)
     if min(values.shape) < 3:
         values = np.pad(values, 1, mode="edge")
-    laplacian = (
-        values[:-2, 1:-1]
-        + values[2:, 1:-1]
-        + values[1:-1, :-2]
-        + values[1:-1, 2:]
-        - 4 * values[1:-1, 1:-1]
-    ).ravel()
-    mean = laplacian.mean()
-    return float(np.dot(laplacian, laplacian) / laplacian.size - mean * mean)
+    laplacian = values[1:-1, :-2] + values[1:-1, 2:]
+    laplacian += values[:-2, 1:-1]
+    laplacian += values[2:, 1:-1]
+    laplacian -= 4.0 * values[1:-1, 1:-1]
+    flat = laplacian.ravel()
+    mean = float(flat.mean())
+    # float32 sums of up to a few million squares of values below 1020 keep
+    # about six significant digits, plenty for a threshold.
+    return max(float(np.dot(flat, flat)) / flat.size - mean * mean, 0.0)
 
 
 def pixel_digest(path: str | Path) -> str | None:
@@ -337,12 +363,7 @@ def _resize_shorter_side(image: Image.Image, size: int) -> Image.Image:
     return image.resize(new_size, Image.Resampling.BOX)
 
 
-def _gray_thumbnail(working: Image.Image) -> bytes:
-    side = THUMBNAIL_SIZE
-    return working.resize((side, side), Image.Resampling.BOX).tobytes()
-
-
 def _colour_sample(rgb: Image.Image) -> bytes:
     """A grid of pixels taken from the image, without averaging (cheapest)."""
-    side = THUMBNAIL_SIZE
+    side = COLOUR_GRID
     return rgb.resize((side, side), Image.Resampling.NEAREST).tobytes()

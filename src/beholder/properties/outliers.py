@@ -67,7 +67,9 @@ def find_outliers(
     labels = np.asarray(labels)
     n = len(vectors)
     if vectors.ndim != 2:
-        raise ValueError(f"embeddings must be 2-D (n_images, dim), got shape {vectors.shape}")
+        raise ValueError(
+            f"embeddings must be 2-D (n_images, dim), got shape {vectors.shape}"
+        )
     if len(labels) != n:
         raise ValueError(f"labels has {len(labels)} entries for {n} embeddings")
     if k < 1:

@@ -33,7 +33,9 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     if n_jobs is None or n_jobs == -1:
         return available
     if n_jobs == 0:
-        raise ValueError("n_jobs=0 is invalid: use a positive count, or -1 for all CPUs.")
+        raise ValueError(
+            "n_jobs=0 is invalid: use a positive count, or -1 for all CPUs."
+        )
     if n_jobs < 0:
         return max(1, available + 1 + n_jobs)
     return n_jobs
@@ -69,7 +71,8 @@ def map_chunks(
     results: list = [None] * len(chunks)
     with _executor(n_workers) as executor:
         futures = {
-            executor.submit(function, chunk): index for index, chunk in enumerate(chunks)
+            executor.submit(function, chunk): index
+            for index, chunk in enumerate(chunks)
         }
         for future in as_completed(futures):
             index = futures[future]

@@ -2,10 +2,14 @@
 
 The hash follows the usual DCT hash (pHash, as described in Zauner's 2010
 thesis "Implementation and Benchmarking of Perceptual Image Hash
-Functions"): take a 32x32 luminance thumbnail, compute its 2-D DCT-II, keep
-the 8x8 lowest frequencies and set one bit per coefficient that is above
-their median. Resizing, mild blur and recompression change few bits, so the
-Hamming distance between two hashes measures how different two images look.
+Functions"): take the 8x8 lowest frequencies of the 2-D DCT-II of the
+luminance image and set one bit per coefficient that is above their median.
+pHash first shrinks the image to 32x32; here the DCT is taken of the
+luminance image at the working size directly, which gives the same low
+frequencies without the extra resize. Resizing, mild blur and recompression
+change few bits, so the Hamming distance between two hashes measures how
+different two images look. Because exactly 32 of the 64 coefficients lie
+above the median (ties aside), distances are nearly always even.
 
 Hashes are handled as faiss binary codes: ``(n, 8)`` uint8 arrays, most
 significant byte first, which is also the order of the 16 hex digits.
@@ -13,25 +17,31 @@ significant byte first, which is also the order of the 16 hex digits.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 HASH_BITS = 64
 _KEEP = 8
 
 
-def _dct_matrix(n: int, keep: int) -> np.ndarray:
-    """Rows 0..keep-1 of the unnormalised DCT-II matrix of size n."""
-    k = np.arange(keep)[:, None]
+@functools.lru_cache(maxsize=64)
+def _dct_matrix(n: int) -> np.ndarray:
+    """Rows 0..7 of the unnormalised DCT-II matrix of size n, shape ``(8, n)``."""
+    k = np.arange(_KEEP)[:, None]
     x = np.arange(n)[None, :]
     return np.cos(np.pi * (2 * x + 1) * k / (2 * n)).astype(np.float32)
 
 
-def dct_hash_codes(thumbnails: np.ndarray) -> np.ndarray:
-    """Hash luminance thumbnails, shape ``(n, side, side)``, to ``(n, 8)`` codes."""
-    thumbnails = np.asarray(thumbnails, dtype=np.float32)
-    n, side = thumbnails.shape[0], thumbnails.shape[-1]
-    dct = _dct_matrix(side, _KEEP)
-    coefficients = (dct @ thumbnails @ dct.T).reshape(n, _KEEP * _KEEP)
+def low_frequencies(gray: np.ndarray) -> np.ndarray:
+    """The 8x8 lowest 2-D DCT-II coefficients of a 2-D array, flattened to 64."""
+    height, width = gray.shape
+    return (_dct_matrix(height) @ gray @ _dct_matrix(width).T).ravel()
+
+
+def codes_from_frequencies(coefficients: np.ndarray) -> np.ndarray:
+    """Hash rows of 64 low-frequency coefficients to ``(n, 8)`` uint8 codes."""
+    coefficients = np.asarray(coefficients, dtype=np.float32).reshape(-1, _KEEP * _KEEP)
     medians = np.median(coefficients, axis=1, keepdims=True)
     return np.packbits(coefficients > medians, axis=1)
 

@@ -170,9 +170,14 @@ def scan_dataset(
     progress = progress or NullProgress()
     started = time.perf_counter()
     images = dataset.images
-    checks = [get_check(c) if isinstance(c, str) else c for c in (checks or available_checks())]
+    checks = [
+        get_check(c) if isinstance(c, str) else c
+        for c in (checks or available_checks())
+    ]
 
-    properties = compute_properties(images["path"].tolist(), n_jobs=n_jobs, progress=progress)
+    properties = compute_properties(
+        images["path"].tolist(), n_jobs=n_jobs, progress=progress
+    )
     measured = time.perf_counter()
     flags = run_checks(properties, checks)
     duplicates = find_duplicates(

@@ -377,7 +377,7 @@ def post_export(request: Request, body: ExportIn):
 
 
 async def validation_error_handler(request: Request, error) -> JSONResponse:
-    """Answer invalid requests with 422 and one readable ``detail`` line."""
+    """Respond to invalid requests with 422 and one readable ``detail`` line."""
     problems = []
     for item in error.errors():
         where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")

@@ -37,7 +37,7 @@ NO_TELEMETRY = {
 
 @dataclass
 class ReviewContext:
-    """What every request handler of one app shares."""
+    """State shared by every request handler of one app."""
 
     store: RunStore
     records: ReviewRecords
@@ -88,7 +88,7 @@ def create_app(
         SQLAlchemy URL of the run's database; see :func:`open_run`.
     token : str, optional
         Shared secret every request must carry. Without one, only requests
-        whose ``Host`` is a loopback name are answered.
+        whose ``Host`` is a loopback name are served.
     thumbs_dir : path, optional
         Thumbnail cache folder; default ``RUN_DIR/thumbs``.
     """

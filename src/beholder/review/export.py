@@ -51,7 +51,7 @@ class ExportError(BeholderError, RuntimeError):
 
 @dataclass
 class ExportResult:
-    """Where an export went and what it contains."""
+    """Location and contents of one export."""
 
     out_dir: Path
     n_images: int
@@ -98,7 +98,7 @@ def export_reviewed(
     ValueError
         For a mode other than ``links`` or ``copies``.
     ExportError
-        When ``out`` holds files that are not an earlier export, or an image
+        When ``out`` contains files that are not an earlier export, or an image
         to copy is missing.
     StoreError
         When the journal was written against another audit of the folder.
@@ -294,7 +294,7 @@ def _check_out_dir(out: Path) -> None:
     entries = [entry for entry in out.iterdir() if not entry.name.startswith(".")]
     if entries and not (out / MARKER).is_file():
         raise ExportError(
-            f"export folder {out} is not empty and holds no earlier export "
+            f"export folder {out} is not empty and contains no earlier export "
             f"({MARKER}); choose an empty or new --out, so no other files are replaced."
         )
 

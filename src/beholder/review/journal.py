@@ -155,11 +155,12 @@ class Journal:
     ):
         """Check a decision or blind answer and return the function that writes it.
 
-        ``given_label`` is the dataset's label of the image; the row's
+        ``given_label`` is the dataset's label of the image. The row's
         ``old_label`` is the label after the image's latest active decision,
         or ``given_label`` when there is none. For ``relabel`` and ``blind``,
-        ``new_label`` is the class chosen; the other decisions keep the label.
-        A ``request_id`` already in the journal returns that row unchanged.
+        ``new_label`` is the class chosen, and the other decisions keep the
+        label. A ``request_id`` already in the journal returns that row
+        unchanged.
 
         Raises
         ------

@@ -30,11 +30,11 @@ templates = Jinja2Templates(
 )
 
 
-def _render(request: Request, name: str, **context):
+def _render(request: Request, template: str, **context):
     review = request.app.state.review
     context.setdefault("run_name", review.records.run_dir.name)
     context.setdefault("default_reviewer", review.default_reviewer)
-    response = templates.TemplateResponse(request, name, context)
+    response = templates.TemplateResponse(request, template, context)
     response.headers["Cache-Control"] = "no-store"
     return response
 

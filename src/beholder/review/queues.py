@@ -6,7 +6,7 @@ Queue ids are short strings that stay valid while the run is unchanged:
 ``pair-K``         row K of ``class_pairs``: images of A predicted as B, then B as A
 ``random``         a seeded random sample (``seed`` and ``n`` parameters)
 ``relabel``        images whose blind answer disagrees with the given label
-                   or the model, and that nobody has decided on since
+                   or the model, with no decision recorded since
 ``bias_slices-K``  row K of the ``bias_slices`` table, when the run has it
 ``duplicates-K``   group K of a duplicates table, when the run has one
 
@@ -94,9 +94,9 @@ class Queue:
 class QueueCatalog:
     """Build the queues of one run on request.
 
-    The label-error, pair and optional-table queues depend only on the run
-    and are built once; ``random`` depends on its parameters and ``relabel``
-    on the journal, so those two are built on each request.
+    The label-error, pair and optional-table queues depend only on the run,
+    so they are built once. ``random`` depends on its parameters and
+    ``relabel`` on the journal, so those two are built on each request.
     """
 
     def __init__(self, records: ReviewRecords, *, default_seed: int = 0):
@@ -280,9 +280,9 @@ def relabel_queue(records: ReviewRecords, state: JournalState) -> Queue:
 def table_queues(records: ReviewRecords, name: str, frame: pd.DataFrame, *, kind: str):
     """Yield ``(queue or None, row as plain dict)`` for each row of an optional table.
 
-    Tables with an ``image_id`` column hold one row per image and are
-    grouped (by the first of ``GROUP_COLUMNS`` present) into one queue per
-    group; other tables give one queue per row whose images can be found.
+    A table with an ``image_id`` column has one row per image. Its rows are
+    grouped by the first of ``GROUP_COLUMNS`` present, one queue per group.
+    Any other table gives one queue per row whose images can be found.
     """
     frame = frame.reset_index(drop=True)
     if "image_id" in frame.columns:
@@ -372,9 +372,9 @@ def _property_values(records: ReviewRecords, name: str) -> np.ndarray | None:
 
 
 def _in_bin(values: np.ndarray, low, high) -> np.ndarray:
-    # NOTE: bins are read as [low, high), with the top bin closed at the
-    # maximum value; a row that used other bounds would select slightly
-    # different images at the edges.
+    # NOTE: bins are read as [low, high), and the top bin also takes the
+    # maximum value. A table that drew its bins otherwise would differ here
+    # by the images at the edges.
     low = -np.inf if _plain(low) is None else float(low)
     high = np.inf if _plain(high) is None else float(high)
     if low == high:

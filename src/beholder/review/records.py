@@ -106,34 +106,43 @@ class ReviewRecords:
         )
         return records
 
+    def __post_init__(self):
+        # Plain Python lists per column: a pandas lookup of one cell of an
+        # Arrow-backed string column costs tens of microseconds, and every
+        # decision needs several.
+        images = self.images
+        self._position = {int(i): k for k, i in enumerate(images["image_id"])}
+        self._columns = {
+            name: [None if _missing(v) else str(v) for v in images[name]]
+            for name in ("path", "relpath", "label", "predicted", "content_hash")
+        }
+        self.class_set = frozenset(self.classes)
+
     @property
     def n_images(self) -> int:
         return len(self.images)
 
-    @property
-    def class_set(self) -> frozenset[str]:
-        return frozenset(self.classes)
-
     def has_image(self, image_id: int) -> bool:
-        return image_id in self.images.index
+        return image_id in self._position
+
+    def _cell(self, name: str, image_id: int) -> str | None:
+        return self._columns[name][self._position[image_id]]
 
     def given_label(self, image_id: int) -> str:
-        return str(self.images.at[image_id, "label"])
+        return self._cell("label", image_id)
 
     def relpath(self, image_id: int) -> str:
-        return str(self.images.at[image_id, "relpath"])
+        return self._cell("relpath", image_id)
 
     def predicted(self, image_id: int) -> str | None:
-        value = self.images.at[image_id, "predicted"]
-        return None if _missing(value) else str(value)
+        return self._cell("predicted", image_id)
 
     def image_path(self, image_id: int) -> Path:
         """Return the file of ``image_id`` as the audit recorded it."""
-        return Path(str(self.images.at[image_id, "path"]))
+        return Path(self._cell("path", image_id))
 
     def content_hash(self, image_id: int) -> str | None:
-        value = self.images.at[image_id, "content_hash"]
-        return None if _missing(value) else str(value)
+        return self._cell("content_hash", image_id)
 
     def issue(self, image_id: int) -> dict | None:
         """Return the label-issue scores of ``image_id``, or None."""
@@ -160,7 +169,7 @@ class ReviewRecords:
         return [i for i in ids if self.has_image(i)][:limit]
 
     def top_probabilities(self, image_id: int, *, k: int = 5) -> list[dict]:
-        """Return the ``k`` most probable classes of ``image_id``, most probable first."""
+        """Return the ``k`` most probable classes of ``image_id``, in order."""
         if self.probabilities is None:
             return []
         row = np.asarray(self.probabilities[image_id], dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Who may talk to the review app: loopback by default, a token otherwise.
+"""Access control for the review app: loopback by default, a token otherwise.
 
 Without a token the app answers only requests whose ``Host`` is a loopback
 name, which stops pages on other sites from reaching it through DNS
@@ -155,7 +155,7 @@ class AccessMiddleware:
         return any(hmac.compare_digest(value, self.token) for value in candidates)
 
     async def _redirect_with_cookie(self, scope, send):
-        """Answer ``GET path?token=T`` with the cookie and a redirect to ``path``."""
+        """Respond to ``GET path?token=T`` with the cookie and a redirect."""
         kept = [
             (key, value)
             for key, value in parse_qsl(

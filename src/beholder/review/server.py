@@ -55,7 +55,7 @@ def serve(
     """Serve the review app of ``run_dir`` until interrupted.
 
     ``on_ready(url)`` is called with the app's address once the socket is
-    bound and the run is loaded, before requests are answered.
+    bound and the run is loaded, before requests are served.
 
     Raises
     ------
@@ -80,6 +80,9 @@ def serve(
         on_ready(url)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully on Ctrl+C, then raises it again.
+        pass
     finally:
         sock.close()
         logger.info("review app on %s stopped", url)

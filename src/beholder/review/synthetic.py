@@ -4,7 +4,7 @@ The images, when written, are scikit-learn's bundled 8x8 handwritten digits
 scaled up, so a person (and a screenshot) can see which label is right.
 Each class shows one digit. Given labels are the true class except for a
 share ``error_rate`` of images, and the "model" predicts the true class
-except for a share ``model_error_rate``, so the label-issue queue holds
+except for a share ``model_error_rate``, so the label-issue queue contains
 mostly real label errors.
 """
 
@@ -156,10 +156,12 @@ def _label_issues(probabilities, given, truth, classes) -> pd.DataFrame:
     others[rows, given] = -1.0
     suggested = others.argmax(axis=1)
     margin = self_confidence - others.max(axis=1)
+
     score = 1.0 - self_confidence
     order = np.argsort(-score, kind="stable")
     rank = np.empty(n_images, dtype=np.int64)
     rank[order] = np.arange(1, n_images + 1)
+
     neighbours = []
     # Images of the same true class that carry another label stand in for
     # the embedding neighbours that disagree with an image's label.
@@ -168,6 +170,7 @@ def _label_issues(probabilities, given, truth, classes) -> pd.DataFrame:
         same = by_truth[truth[i]]
         near = same[(given[same] != given[i]) & (same != i)][:5]
         neighbours.append([int(j) for j in near])
+
     return pd.DataFrame(
         {
             "image_id": rows,

@@ -5,7 +5,7 @@ fsync (about 5 ms on a virtual disk), and SQLite takes one writer at a
 time. If every request committed alone, twenty reviewers posting at once
 would wait up to twenty fsyncs. Here one thread takes every write queued
 while the previous transaction was committing, runs them in one
-transaction and then answers all of their callers, so the wait stays near
+transaction and then returns to all of their callers, so the wait stays near
 two commits however many requests arrive together. No caller gets an
 answer before its transaction has committed.
 """
@@ -26,7 +26,7 @@ _STOP = object()
 
 
 class WriterStopped(RuntimeError):
-    """The writer was closed, or did not answer in time."""
+    """The writer was closed, or did not respond in time."""
 
 
 class GroupCommitWriter:
@@ -41,7 +41,7 @@ class GroupCommitWriter:
         as "nothing to undo"). They fail only that write's caller, and the
         other writes of the transaction commit.
     max_batch : int
-        Most writes in one transaction.
+        Maximum number of writes in one transaction.
     """
 
     def __init__(self, engine, *, rejections: tuple = (), max_batch: int = 256):
@@ -175,8 +175,8 @@ class GroupCommitWriter:
         with self.engine.begin() as connection:
             for write, future in batch:
                 # A caller that timed out before its write ran has cancelled
-                # it and was told so; it is skipped, so it stays unwritten.
-                # Once running, a future can no longer be cancelled.
+                # it and received an error, so the write is skipped. Once
+                # running, a future can no longer be cancelled.
                 if not future.running() and not future.set_running_or_notify_cancel():
                     continue
                 try:

@@ -24,8 +24,8 @@ class OverexposedCheck(IssueCheck):
     fraction of clipped white pixels equally: the default 1.0 is met by a
     mean of 0.75 with a quarter of the image clipped, or a mean of 0.9 with
     a tenth clipped. A bright but unclipped sky or desert (mean 0.82) is not
-    flagged. On scene15 and sun8 the default flags 8 of 6,128 photos, all
-    with large blown-out white skies.
+    flagged. On scene15 and sun8 the default flags 8 of 6,128 photos,
+    mostly snow scenes and buildings under blown-out white skies.
 
     The score is computed from the shortfall ``2 - (brightness +
     bright_fraction)``, which is 0 for a white image.

@@ -201,6 +201,7 @@
     index = Math.max(0, Math.min(index, items.length));
     view.index = index;
     updateUrl();
+
     $("position").textContent =
       Math.min(index + 1, items.length) + " / " + items.length;
     $("progress-bar").style.width = (100 * index) / items.length + "%";
@@ -214,6 +215,7 @@
       view.shown = null;
       return;
     }
+
     const item = items[index];
     view.shown = item.image_id;
     const image = $("image");
@@ -223,6 +225,7 @@
     if (blind) {
       resetBlindInput();
     }
+
     try {
       const record = await detail(item.image_id);
       if (view.shown === item.image_id) {

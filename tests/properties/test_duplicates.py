@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+
+from beholder.ingest import load_dataset
+from beholder.properties import compute_properties, find_duplicates
+from beholder.properties.duplicates import (
+    find_embedding_neighbours,
+    find_hash_neighbours,
+)
+from beholder.properties.phash import hamming_distances
+from tests.properties.conftest import save, scene
+
+
+def relpath_pairs(result, kind=None):
+    pairs = result.pairs
+    if kind:
+        pairs = pairs[pairs["kind"] == kind]
+    return {frozenset(p) for p in zip(pairs["relpath_a"], pairs["relpath_b"])}
+
+
+@pytest.fixture
+def scanned(split_dataset):
+    dataset = load_dataset(split_dataset)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+    return dataset, properties, find_duplicates(dataset, properties, n_jobs=1)
+
+
+def test_png_of_decoded_pixels_is_exact_duplicate(scanned):
+    _, _, result = scanned
+    exact = relpath_pairs(result, "exact")
+    assert frozenset({"train/cats/original.jpg", "train/cats/copy.png"}) in exact
+
+
+def test_resized_jpeg_is_near_duplicate(scanned):
+    _, _, result = scanned
+    near = relpath_pairs(result, "near")
+    assert frozenset({"train/cats/original.jpg", "test/cats/smaller.jpg"}) in near
+    assert frozenset(
+        {"train/cats/original.jpg", "test/cats/smaller.jpg"}
+    ) not in relpath_pairs(result, "exact")
+
+
+def test_unrelated_images_are_not_duplicates(scanned):
+    _, _, result = scanned
+    involved = set(result.pairs["relpath_a"]) | set(result.pairs["relpath_b"])
+    assert involved == {
+        "train/cats/original.jpg",
+        "train/cats/copy.png",
+        "test/dogs/relabelled.png",
+        "test/cats/smaller.jpg",
+    }
+
+
+def test_cross_split_duplicates_are_leakage(scanned):
+    dataset, _, result = scanned
+    leaking = result.pairs[result.pairs["cross_split"]]
+    assert len(leaking) > 0
+    assert (leaking["split_a"] != leaking["split_b"]).all()
+    flagged = dataset.images["relpath"][result.images["is_split_leakage"]].tolist()
+    assert "test/cats/smaller.jpg" in flagged
+    assert "train/cats/original.jpg" in flagged
+    assert result.summary["n_leakage_pairs"] == len(leaking)
+
+
+def test_conflicting_labels_are_reported(scanned):
+    dataset, _, result = scanned
+    conflicts = result.pairs[result.pairs["label_conflict"]]
+    assert frozenset({"train/cats/copy.png", "test/dogs/relabelled.png"}) in {
+        frozenset(p) for p in zip(conflicts["relpath_a"], conflicts["relpath_b"])
+    }
+    flagged = set(dataset.images["relpath"][result.images["is_label_conflict"]])
+    assert "test/dogs/relabelled.png" in flagged
+    assert "train/cats/0.jpg" not in flagged
+
+
+def test_duplicates_form_one_cluster(scanned):
+    _, _, result = scanned
+    assert result.clusters["cluster_id"].nunique() == 1
+    assert set(result.clusters["cluster_size"]) == {4}
+    assert set(result.clusters["n_labels"]) == {2}
+    assert set(result.clusters["n_splits"]) == {2}
+    in_cluster = result.images["duplicate_cluster"] >= 0
+    assert in_cluster.sum() == 4
+
+
+def test_per_image_scores_are_in_unit_interval(scanned):
+    _, _, result = scanned
+    for column in result.images.columns:
+        if column.endswith("_score"):
+            assert result.images[column].between(0, 1).all()
+
+
+def test_embeddings_add_near_duplicates(tmp_path):
+    root = tmp_path / "data"
+    for i in range(4):
+        save(root / "a" / f"{i}.png", scene(100 + i))
+    dataset = load_dataset(root)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+    embeddings = np.eye(4, 8)
+    embeddings[3] = embeddings[0] + 0.01
+    with_embeddings = find_duplicates(
+        dataset, properties, embeddings=embeddings, n_jobs=1
+    )
+    without = find_duplicates(dataset, properties, n_jobs=1)
+    assert without.pairs.empty
+    assert relpath_pairs(with_embeddings) == {frozenset({"a/0.png", "a/3.png"})}
+    assert with_embeddings.pairs["cosine_similarity"].iloc[0] > 0.99
+
+
+def test_embeddings_of_wrong_shape_raise(scanned):
+    dataset, properties, _ = scanned
+    with pytest.raises(ValueError, match="embeddings must have shape"):
+        find_duplicates(dataset, properties, embeddings=np.ones((3, 4)))
+
+
+def test_properties_of_other_length_raise(scanned):
+    dataset, properties, _ = scanned
+    with pytest.raises(ValueError, match="rows but the dataset has"):
+        find_duplicates(dataset, properties.iloc[:-1])
+
+
+def test_undecodable_images_are_skipped(split_dataset):
+    (split_dataset / "train" / "cats" / "broken.jpg").write_bytes(b"\xff\xd8garbage")
+    dataset = load_dataset(split_dataset)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+    result = find_duplicates(dataset, properties, n_jobs=1)
+    assert "train/cats/broken.jpg" not in set(result.pairs["relpath_a"]) | set(
+        result.pairs["relpath_b"]
+    )
+
+
+@pytest.mark.parametrize("radius", [0, 4, 6, 10])
+def test_hash_neighbours_match_brute_force(radius):
+    rng = np.random.default_rng(radius)
+    codes = rng.integers(0, 256, size=(300, 8), dtype=np.uint8)
+    for i in range(0, 60, 2):
+        bits = np.unpackbits(codes[i])
+        flips = rng.choice(64, size=rng.integers(0, 12), replace=False)
+        bits[flips] ^= 1
+        codes[i + 1] = np.packbits(bits)
+    found = {tuple(p) for p in find_hash_neighbours(codes, radius).tolist()}
+    i, j = np.triu_indices(len(codes), k=1)
+    close = hamming_distances(codes[i], codes[j]) <= radius
+    expected = set(zip(i[close].tolist(), j[close].tolist()))
+    assert found == expected
+
+
+def test_embedding_neighbours_threshold():
+    unit = np.array([[1.0, 0.0], [0.999, 0.0447], [0.0, 1.0]], dtype=np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    pairs = find_embedding_neighbours(unit, 0.99, 2)
+    assert {tuple(p) for p in pairs.tolist()} == {(0, 1)}

@@ -1,0 +1,117 @@
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from beholder.ingest import load_dataset
+from beholder.properties import PROPERTY_COLUMNS, scan_dataset
+from beholder.properties.cli_scan import register_scan_command
+
+
+class RecordingProgress:
+    def __init__(self):
+        self.stages, self.steps = [], {}
+
+    def stage(self, name, total=None):
+        self.stages.append((name, total))
+        self.steps[name] = 0
+
+    def advance(self, steps=1):
+        self.steps[self.stages[-1][0]] += steps
+
+
+def test_scan_finds_planted_duplicates_and_reports_progress(split_dataset):
+    dataset = load_dataset(split_dataset)
+    progress = RecordingProgress()
+    result = scan_dataset(dataset, n_jobs=1, progress=progress)
+
+    assert list(result.properties.columns) == PROPERTY_COLUMNS
+    assert len(result.issues) == dataset.n_images
+    assert result.issues["relpath"].tolist() == dataset.images["relpath"].tolist()
+    assert result.summary["issue_counts"]["exact_duplicate"] == 3
+    assert result.summary["issue_counts"]["split_leakage"] >= 2
+    assert result.summary["issue_counts"]["label_conflict"] >= 2
+    assert progress.stages == [("scan", dataset.n_images), ("duplicates", 1)]
+    assert progress.steps == {"scan": dataset.n_images, "duplicates": 1}
+
+
+def test_scan_records_undecodable_files(split_dataset):
+    (split_dataset / "train" / "dogs" / "empty.jpg").write_bytes(b"")
+    dataset = load_dataset(split_dataset)
+    result = scan_dataset(dataset, n_jobs=1)
+    assert result.failed == {"train/dogs/empty.jpg": "empty file"}
+    assert result.summary["n_failed"] == 1
+
+
+def test_for_dataset_after_flagging_renumbers(split_dataset):
+    (split_dataset / "train" / "cats" / "0_broken.jpg").write_bytes(b"\xff\xd8\xff")
+    dataset = load_dataset(split_dataset)
+    result = scan_dataset(dataset, n_jobs=1)
+    flagged = dataset.flag(result.failed, stage="scan")
+    aligned = result.for_dataset(flagged)
+
+    assert aligned.issues["relpath"].tolist() == flagged.images["relpath"].tolist()
+    assert aligned.properties["image_id"].tolist() == list(range(flagged.n_images))
+    relpaths = flagged.images["relpath"].to_numpy()
+    for side in ("a", "b"):
+        ids = aligned.duplicates[f"image_id_{side}"].to_numpy()
+        assert (relpaths[ids] == aligned.duplicates[f"relpath_{side}"].to_numpy()).all()
+    assert aligned.failed == {}
+
+
+def test_write_creates_tables(split_dataset, tmp_path):
+    result = scan_dataset(load_dataset(split_dataset), n_jobs=1)
+    written = result.write(tmp_path / "out")
+    names = {path.name for path in written}
+    assert {
+        "issues.parquet",
+        "duplicates.csv",
+        "clusters.parquet",
+        "summary.json",
+    } <= names
+    properties = pd.read_parquet(tmp_path / "out" / "properties.parquet")
+    assert properties["relpath"].tolist() == result.issues["relpath"].tolist()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n_images"] == len(result.issues)
+
+
+def test_scan_with_worker_processes_matches_serial(split_dataset):
+    dataset = load_dataset(split_dataset)
+    serial = scan_dataset(dataset, n_jobs=1)
+    parallel = scan_dataset(dataset, n_jobs=2)
+    assert serial.properties.equals(parallel.properties)
+    assert serial.duplicates.equals(parallel.duplicates)
+
+
+def test_scan_command_writes_output(split_dataset, tmp_path):
+    import typer
+
+    app = typer.Typer()
+    register_scan_command(app)
+
+    @app.command()
+    def other():  # a second command keeps "scan" a subcommand
+        pass
+
+    out = tmp_path / "scan-out"
+    result = CliRunner().invoke(
+        app, ["scan", str(split_dataset), "--out", str(out), "--no-progress", "-j", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "exact duplicate" in result.output
+    assert (out / "issues.csv").exists()
+
+
+def test_scan_command_reports_missing_folder(tmp_path):
+    import typer
+
+    app = typer.Typer()
+    register_scan_command(app)
+
+    @app.command()
+    def other():
+        pass
+
+    result = CliRunner().invoke(app, ["scan", str(tmp_path / "nope"), "--no-progress"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
