@@ -93,10 +93,10 @@ def make_planted_dataset(
 ) -> pd.DataFrame:
     """Write the planted dataset under ``out`` as class folders; return the truth.
 
-    The truth table has one row per file: ``relpath``, ``plant`` (the name
-    of the plant, ``"clean"``, or ``"original"`` for the kept half of a
-    planted duplicate pair), ``source`` (relpath in sun8) and ``pair`` (the
-    relpath of the other file of a duplicate pair, else empty).
+    The truth table has one row per file, with four columns. ``plant`` is
+    the name of the plant, ``"clean"``, or ``"original"`` for the kept half
+    of a planted duplicate pair. ``source`` is the relpath in sun8, and
+    ``pair`` the relpath of the other file of a duplicate pair (else empty).
     """
     rng = np.random.default_rng(seed)
     sources = _colour_sources(data_dir / "sun8")
@@ -139,9 +139,9 @@ def _colour_sources(folder: Path) -> list[Path]:
 
     A photograph counts as colour when at least 5% of its pixels have a
     channel spread above 24 levels, which keeps the grayscale truth exact.
-    sun8 holds a few dozen duplicate photographs; every photograph whose
+    sun8 contains a few dozen duplicate photographs. A photograph whose
     difference hash (a hash independent of beholder's) is within 12 bits of
-    another's is left out, so that the only duplicates are planted ones.
+    another's is left out, so the only duplicates are planted ones.
     """
     paths, hashes = [], []
     for path in sorted(folder.rglob("*.jpg")):
@@ -152,14 +152,16 @@ def _colour_sources(folder: Path) -> list[Path]:
             paths.append(path)
             hashes.append(_difference_hash(image))
     bits = np.array(hashes)
-    distances = (bits[:, None, :] != bits[None, :, :]).sum(axis=2)
-    np.fill_diagonal(distances, 64)
-    unique = distances.min(axis=1) > 12
+    unique = []
+    for i, row in enumerate(bits):
+        distances = (bits != row).sum(axis=1)
+        distances[i] = 64
+        unique.append(distances.min() > 12)
     return [path for path, keep in zip(paths, unique) if keep]
 
 
 def _difference_hash(image: Image.Image) -> np.ndarray:
-    """64 bits: is each pixel of a 9x8 gray thumbnail brighter than its right neighbour."""
+    """Compare each pixel of a 9x8 gray thumbnail with its right neighbour: 64 bits."""
     small = np.asarray(image.convert("L").resize((9, 8), Image.Resampling.LANCZOS))
     return (small[:, 1:] > small[:, :-1]).ravel()
 

@@ -17,8 +17,8 @@ What is timed, inside the worker process and after its imports:
 Peak memory is the largest sum of resident memory over the worker and all
 its child processes, sampled every 20 ms with psutil. CPU seconds are the
 user and system time, over the timed part, of the worker and of the
-processes it started and waited for; on a shared machine they vary less than
-the wall-clock time.
+processes it started and waited for. On a shared machine they vary less
+than the wall-clock time.
 
 Usage::
 
@@ -83,8 +83,8 @@ def run_worker(tool: str, folder: Path, n_jobs: int | None) -> dict:
 def _cpu_seconds() -> float:
     """User and system time of this process and the children it has waited for."""
     total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
+    for target in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(target)
         total += usage.ru_utime + usage.ru_stime
     return total
 

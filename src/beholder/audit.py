@@ -43,6 +43,10 @@ class AuditConfig:
     predictions: str | None = None
     database_url: str | None = None
     n_report_suspects: int = 40
+    scan: bool = True  # image properties, issue checks, duplicates
+    bias: bool = True  # shortcuts, error slices, counterfactual probes
+    n_probe_per_class: int = 10
+    n_jobs: int | None = None  # scan worker processes; None uses every CPU
 
 
 @dataclass
@@ -102,18 +106,41 @@ def run_audit(
     with timer.stage("embed"):
         dataset, embeddings, hashes = _embed(dataset, config, progress)
         _check_usable(dataset, source)
+    scan = None
+    if config.scan:
+        with timer.stage("scan"):
+            dataset, embeddings, hashes, scan = _scan(
+                dataset, embeddings, hashes, config, progress
+            )
+            _check_usable(dataset, source)
     classes = dataset.classes
     labels = dataset.labels
     with timer.stage("predict"):
         probabilities, probe_info = _predict(dataset, embeddings, config, progress)
     with timer.stage("findings"):
         findings = _find(probabilities, labels, embeddings, classes)
+    bias = None
+    if config.bias and scan is not None:
+        with timer.stage("bias"):
+            bias = _bias(dataset, scan, embeddings, probabilities, config, progress)
 
     summary = _summarise(dataset, probabilities, labels, findings, probe_info)
+    if scan is not None:
+        summary["scan"] = _scan_summary(scan)
+    if bias is not None:
+        summary["bias"] = {
+            "pipeline": bias.pipeline,
+            "recommendations": bias.recommendations.head(5).to_dict("records"),
+            "notes": bias.notes,
+        }
     with timer.stage("store"):
         store = RunStore(out, database_url=config.database_url)
         _store(store, dataset, embeddings, hashes, probabilities, findings)
         store.write_table("image_notes", _notes_for_images(image_notes, dataset))
+        if scan is not None:
+            _store_scan(store, scan)
+        if bias is not None:
+            _store_bias(store, bias, scan, dataset)
         store.write_meta(_meta(source, config, dataset, summary, timer.seconds))
     with timer.stage("report"):
         from beholder.report import write_report
@@ -122,6 +149,70 @@ def run_audit(
     store.write_meta(_meta(source, config, dataset, summary, timer.seconds))
     store.close()
     return AuditResult(run_dir=store.run_dir, summary=summary, timings=timer.seconds)
+
+
+def _scan(dataset, embeddings, hashes, config, progress):
+    """Measure properties and find duplicates; drop images the scan cannot decode."""
+    from beholder.properties.scan import scan_dataset
+
+    scan = scan_dataset(
+        dataset, n_jobs=config.n_jobs, embeddings=embeddings, progress=progress
+    )
+    if scan.failed:
+        keep = ~dataset.images["relpath"].isin(scan.failed.keys()).to_numpy()
+        dataset = dataset.flag(scan.failed, stage="scan")
+        embeddings = embeddings[keep]
+        hashes = [h for h, k in zip(hashes, keep) if k]
+        scan = scan.for_dataset(dataset)
+    return dataset, embeddings, hashes, scan
+
+
+def _bias(dataset, scan, embeddings, probabilities, config, progress):
+    from beholder.bias import analyze_bias
+    from beholder.embed import load_backbone
+
+    backbone = load_backbone(
+        config.backbone, weights=config.weights, allow_download=config.allow_download
+    )
+    return analyze_bias(
+        scan.properties,
+        probabilities,
+        dataset.labels,
+        dataset.classes,
+        images=dataset.images["path"].tolist(),
+        embeddings=embeddings,
+        backbone=backbone,
+        n_probe_per_class=config.n_probe_per_class,
+        seed=config.seed,
+        progress=progress,
+    )
+
+
+def _scan_summary(scan) -> dict:
+    summary = scan.summary
+    return {key: summary[key] for key in summary if key not in ("seconds",)}
+
+
+def _store_scan(store, scan) -> None:
+    store.write_table("properties", scan.properties)
+    store.write_table("image_issues", scan.issues)
+    store.write_table("duplicates", scan.duplicates)
+    store.write_table("duplicate_clusters", scan.clusters)
+
+
+def _store_bias(store, bias, scan, dataset) -> None:
+    from beholder.bias.report import render_bias_section
+
+    for name, table in bias.tables().items():
+        store.write_table(name, table)
+    html = render_bias_section(
+        bias,
+        properties=scan.properties,
+        labels=dataset.labels,
+        paths=dataset.images["path"].tolist(),
+    )
+    (store.run_dir / "bias_section.html").write_text(html, encoding="utf-8")
+    (store.run_dir / "augmentations.py").write_text(bias.pipeline, encoding="utf-8")
 
 
 def _ingest(source, config: AuditConfig) -> Dataset:

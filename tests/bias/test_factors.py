@@ -22,6 +22,7 @@ from beholder.bias.factors import factor_of
         ("width", "resolution"),
         ("aspect_ratio", "resolution"),
         ("jpeg_quality", "compression"),
+        ("bytes_per_pixel", "compression"),
         ("file_size", "other"),
         ("entropy", "other"),
     ],

@@ -303,3 +303,53 @@ def test_spec_is_json():
 def test_bad_priority_raises():
     with pytest.raises(ValueError, match="min_priority must be one of"):
         augmentation_pipeline(_recommend([]), min_priority="urgent")
+
+
+def test_large_images_need_no_resolution_advice():
+    table = _recommend(
+        [
+            _shortcut(
+                **{"class": "suburb"},
+                factor="resolution",
+                property="width",
+                median_class=330,
+                median_rest=256,
+            )
+        ]
+    )
+    row = table.iloc[0]
+    assert row["transform"] == ""
+    assert row["parameters"].startswith("none:")
+    assert json.loads(row["spec"]) == []
+
+
+def test_small_images_get_downscale():
+    table = _recommend(
+        [
+            _shortcut(
+                **{"class": "thumbs"},
+                factor="resolution",
+                property="height",
+                median_class=120,
+                median_rest=480,
+            )
+        ]
+    )
+    assert table.iloc[0]["transform"] == "v2.RandomApply([v2.Resize(120)], p=0.3)"
+
+
+def test_aspect_ratio_sets_crop_ratio():
+    table = _recommend(
+        [
+            _shortcut(
+                **{"class": "office"},
+                factor="resolution",
+                property="aspect_ratio",
+                median_class=1.43,
+                median_rest=1.0,
+            )
+        ]
+    )
+    assert table.iloc[0]["transform"] == (
+        "v2.RandomResizedCrop(224, scale=(0.35, 1), ratio=(0.75, 1.43))"
+    )

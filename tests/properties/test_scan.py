@@ -1,6 +1,8 @@
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from beholder.ingest import load_dataset
@@ -115,3 +117,35 @@ def test_scan_command_reports_missing_folder(tmp_path):
     result = CliRunner().invoke(app, ["scan", str(tmp_path / "nope"), "--no-progress"])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_with_duplicates_adds_embedding_pairs(split_dataset):
+    from beholder.properties import find_duplicates
+
+    dataset = load_dataset(split_dataset)
+    scan = scan_dataset(dataset, n_jobs=1)
+    vectors = np.eye(dataset.n_images, dataset.n_images + 1)
+    first, second = 0, 1  # two unrelated photos made identical in embedding space
+    vectors[second] = vectors[first]
+    duplicates = find_duplicates(dataset, scan.properties, embeddings=vectors, n_jobs=1)
+    updated = scan.with_duplicates(duplicates)
+
+    assert len(updated.duplicates) == len(scan.duplicates) + 1
+    assert updated.issues.loc[second, "is_near_duplicate"]
+    assert not scan.issues.loc[second, "is_near_duplicate"]
+    expected = int(updated.issues["is_near_duplicate"].sum())
+    assert updated.summary["issue_counts"]["near_duplicate"] == expected
+
+
+def test_scan_rejects_misshapen_embeddings_before_measuring(split_dataset):
+    dataset = load_dataset(split_dataset)
+    progress = RecordingProgress()
+    with pytest.raises(ValueError, match="embeddings must have shape"):
+        scan_dataset(dataset, n_jobs=1, embeddings=np.ones((2, 3)), progress=progress)
+    assert progress.stages == []
+
+
+def test_scan_with_no_checks_has_only_duplicate_columns(split_dataset):
+    result = scan_dataset(load_dataset(split_dataset), n_jobs=1, checks=[])
+    assert "is_dark" not in result.issues
+    assert "is_exact_duplicate" in result.issues

@@ -36,7 +36,7 @@ _PATTERNS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("brightness", ("bright", "lumin", "exposure", "lightness"), ("dark",)),
     ("contrast", ("contrast", "dynamic_range"), ()),
     ("sharpness", ("sharp", "blur", "laplacian", "focus"), ()),
-    ("compression", ("jpeg", "compression"), ("quality",)),
+    ("compression", ("jpeg", "compression", "per_pixel"), ("quality",)),
     ("resolution", ("width", "height", "aspect", "pixels", "resolution"), ("area",)),
 )
 

@@ -78,7 +78,9 @@ def recommend_augmentations(
         with the columns of ``RECOMMENDATION_COLUMNS``: ``transform`` is
         code to paste, ``reason`` the evidence, ``parameters`` how the
         parameters were chosen and ``spec`` a JSON list that
-        :func:`augmentation_pipeline` assembles. Sorted by ``score``.
+        :func:`augmentation_pipeline` assembles. ``transform`` is empty when
+        the evidence needs no augmentation, and ``parameters`` says why.
+        Sorted by priority (``"high"`` first), then ``score``.
     """
     rows = []
     usable = shortcuts[shortcuts["factor"] != "other"]
@@ -368,10 +370,16 @@ def _scale(group, input_size, properties, labels):
 
 def _resolution(group, input_size, properties, labels):
     rows = group[group["is_association"]].to_dict("records")
+    skipped = []
     for row in rows:
         name = row["property"].lower()
         small = min(row["median_class"], row["median_rest"])
         if ("width" in name or "height" in name) and small > 0:
+            if small >= input_size:
+                # The eval resize brings every image down to the input size,
+                # so the model never sees this difference.
+                skipped.append(f"{row['property']} of {row['class']}")
+                continue
             side = round(small)
             spec = {
                 "op": "RandomApply",
@@ -397,6 +405,11 @@ def _resolution(group, input_size, properties, labels):
                 f"crop aspect ratios from {low:.2f} to {high:.2f} span the medians "
                 f"of {row['class']} and the rest"
             )
+    if skipped:
+        return [], (
+            f"none: the medians of {', '.join(skipped)} are at least the input size "
+            f"({input_size} px), so the resize to it removes the difference"
+        )
     spec = {
         "op": "RandomApply",
         "inner": {"op": "Resize", "positional": [input_size // 2], "args": {}},

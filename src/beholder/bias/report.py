@@ -131,11 +131,14 @@ def _intro(result: BiasResult) -> str:
 
 
 def _recommendations(result: BiasResult, max_rows: int) -> str:
+    shown = result.recommendations.copy()
+    shown["reason"] = [_first_parts(text, 3) for text in shown["reason"]]
     table = _table(
-        result.recommendations,
+        shown,
         {
             "rank": "rank",
             "transform": "augmentation",
+            "priority": "priority",
             "factor": "factor",
             "classes": "classes",
             "evidence": "evidence",
@@ -151,6 +154,14 @@ def _recommendations(result: BiasResult, max_rows: int) -> str:
         f"{table}<p>As one training pipeline:</p>"
         f"<pre><code>{_text(result.pipeline)}</code></pre>"
     )
+
+
+def _first_parts(text: str, n_parts: int) -> str:
+    """Keep the first ``n_parts`` of a " | "-joined reason and count the rest."""
+    parts = str(text).split(" | ")
+    if len(parts) <= n_parts:
+        return str(text)
+    return " | ".join(parts[:n_parts]) + f" | and {len(parts) - n_parts} more classes"
 
 
 def _shortcuts(result: BiasResult, max_rows: int) -> str:

@@ -4,9 +4,10 @@ Candidates come from nearest-neighbour indexes, never from comparing all
 pairs in Python:
 
 - perceptual hashes (``phash`` in the property table) go into a faiss
-  multi-index hash (``IndexBinaryMultiHash``: the 64 bits split into four
-  16-bit tables, probed with up to ``radius // 4`` flipped bits, which by the
-  pigeonhole principle finds every pair within ``radius`` bits);
+  multi-index hash, ``IndexBinaryMultiHash``. It splits the 64 bits into
+  four 16-bit tables and probes each with up to ``radius // 4`` flipped
+  bits, which by the pigeonhole principle finds every pair within
+  ``radius`` bits;
 - embeddings, when given, go into a faiss inner-product index on unit
   vectors, searched for each image's ``n_neighbors`` nearest neighbours.
 
@@ -93,9 +94,9 @@ class DuplicateResult:
 
     ``pairs``
         One row per pair (``image_id_a < image_id_b``), columns
-        :data:`PAIR_COLUMNS`. ``kind`` is ``"exact"`` or ``"near"``;
-        ``score`` is 1 for exact pairs and in [0, 1] for near ones (0.5 at
-        the thresholds); ``cosine_similarity`` is NaN without embeddings.
+        :data:`PAIR_COLUMNS`. ``kind`` is ``"exact"`` or ``"near"``.
+        ``score`` is 1 for exact pairs and in [0, 1] for near ones, 0.5 at
+        the thresholds. ``cosine_similarity`` is NaN without embeddings.
     ``clusters``
         One row per image that has a duplicate: ``cluster_id``,
         ``image_id``, ``relpath``, ``label``, ``split``, ``cluster_size``,
@@ -235,7 +236,7 @@ def find_embedding_neighbours(
     """Return index pairs ``(i, j)``, ``i < j``, among each image's nearest neighbours
     whose cosine similarity is at least ``min_cosine``.
 
-    ``unit`` holds L2-normalised embeddings, shape ``(n, dim)``. The search
+    ``unit`` contains L2-normalised embeddings, shape ``(n, dim)``. The search
     is exact (a flat inner-product index) up to :data:`HNSW_ABOVE` images and
     approximate (HNSW) above.
     """

@@ -34,7 +34,7 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 
 def low_frequencies(gray: np.ndarray) -> np.ndarray:
-    """The 8x8 lowest 2-D DCT-II coefficients of a 2-D array, flattened to 64."""
+    """Return the 8x8 lowest 2-D DCT-II coefficients of a 2-D array, flattened."""
     height, width = gray.shape
     return (_dct_matrix(height) @ gray @ _dct_matrix(width).T).ravel()
 

@@ -23,6 +23,7 @@ from beholder.properties.checks.base import IssueCheck, available_checks
 from beholder.properties.duplicates import (
     DEFAULT_MAX_HASH_DISTANCE,
     DEFAULT_MIN_COSINE,
+    DuplicateResult,
     find_duplicates,
 )
 from beholder.properties.parallel import resolve_n_jobs
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ScanResult:
-    """What :func:`scan_dataset` found; every table is in dataset image order.
+    """Tables and summary returned by :func:`scan_dataset`, in dataset image order.
 
     ``properties``
         The property table (columns in :mod:`beholder.properties.measure`).
@@ -103,6 +104,41 @@ class ScanResult:
             failed={k: v for k, v in self.failed.items() if k in kept},
         )
 
+    def with_duplicates(self, duplicates: DuplicateResult) -> ScanResult:
+        """Return this result with its duplicate tables and columns replaced.
+
+        Use it to add embedding-based near duplicates after a model-free scan:
+        ``scan.with_duplicates(find_duplicates(dataset, scan.properties,
+        embeddings=vectors))``, with ``dataset`` the one ``scan`` describes.
+        """
+        if len(duplicates.images) != len(self.issues):
+            raise ValueError(
+                f"the duplicate result covers {len(duplicates.images)} images but "
+                f"this scan has {len(self.issues)}; use the dataset of this scan."
+            )
+        issues = self.issues.copy()
+        for column in duplicates.images.columns:
+            issues[column] = duplicates.images[column].to_numpy()
+        summary = dict(self.summary)
+        summary["duplicates"] = duplicates.summary
+        for name in (
+            "exact_duplicate",
+            "near_duplicate",
+            "split_leakage",
+            "label_conflict",
+        ):
+            summary["issue_counts"] = {
+                **summary["issue_counts"],
+                name: int(issues[f"is_{name}"].sum()),
+            }
+        return replace(
+            self,
+            issues=issues,
+            duplicates=duplicates.pairs,
+            clusters=duplicates.clusters,
+            summary=summary,
+        )
+
     def write(self, folder: str | Path) -> list[Path]:
         """Write the tables as Parquet and CSV, and the summary as JSON.
 
@@ -170,10 +206,16 @@ def scan_dataset(
     progress = progress or NullProgress()
     started = time.perf_counter()
     images = dataset.images
-    checks = [
-        get_check(c) if isinstance(c, str) else c
-        for c in (checks or available_checks())
-    ]
+    if checks is None:
+        checks = available_checks()
+    checks = [get_check(c) if isinstance(c, str) else c for c in checks]
+    if embeddings is not None:
+        shape = np.shape(embeddings)
+        if len(shape) != 2 or shape[0] != len(images):
+            raise ValueError(
+                f"embeddings must have shape (n_images, dim) = ({len(images)}, dim), "
+                f"got {shape}; pass one row per dataset image, in its order."
+            )
 
     properties = compute_properties(
         images["path"].tolist(), n_jobs=n_jobs, progress=progress

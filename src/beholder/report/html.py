@@ -21,8 +21,12 @@ def write_report(store, *, n_suspects: int | None = None) -> Path:
         sections.suspects_section(store, meta, n_suspects=n_suspects),
         sections.pairs_section(store, meta),
         sections.confusion_section(store, meta),
+        sections.bias_section(store, meta),
+        sections.image_issues_section(store, meta),
+        sections.duplicates_section(store, meta),
         sections.ledger_section(store, meta),
     ]
+    parts = [part for part in parts if part is not None]
     environment = Environment(
         loader=PackageLoader("beholder.report", "templates"),
         autoescape=select_autoescape(["html"]),

@@ -182,3 +182,119 @@ def ledger_section(store, meta, *, max_rows: int = 500) -> Section:
         LEDGER, rows=rows, by_reason=by_reason, more=max(0, len(flagged) - max_rows)
     )
     return Section("ledger", "File ledger: files not used", html)
+
+
+IMAGE_ISSUES = """
+<p>Model-free checks on every image. Scores are in [0, 1]; an image is flagged
+when its score passes the check's threshold.</p>
+<table class="numbers"><tr><th>issue</th><th>images flagged</th><th>share</th></tr>
+{% for row in counts %}<tr><td>{{ row.issue }}</td><td>{{ row.count }}</td>
+<td>{{ "%.1f%%" | format(100 * row.share) }}</td></tr>{% endfor %}
+</table>
+{% for block in examples %}
+<h3>{{ block.issue }}</h3>
+<div class="grid">
+{% for e in block.images %}
+<div class="card">{% if e.thumb %}<img src="{{ e.thumb }}" alt="{{ e.relpath }}">{% endif %}
+<div>score {{ "%.2f" | format(e.score) }} · {{ e.label }}</div>
+<div class="path">{{ e.relpath }}</div></div>
+{% endfor %}
+</div>
+{% endfor %}
+"""
+
+# Duplicate and leakage flags are shown as pairs in their own section.
+_PAIR_ISSUES = {"exact_duplicate", "near_duplicate", "split_leakage", "label_conflict"}
+
+
+def image_issues_section(store, meta, *, n_examples: int = 6) -> Section | None:
+    if not store.has_table("image_issues"):
+        return None
+    issues = store.read_table("image_issues")
+    names = [
+        c[3:]
+        for c in issues.columns
+        if c.startswith("is_") and c[3:] not in _PAIR_ISSUES
+    ]
+    counts, examples = [], []
+    for name in names:
+        flagged = issues[issues[f"is_{name}"].astype(bool)]
+        counts.append(
+            {"issue": name, "count": len(flagged), "share": len(flagged) / len(issues)}
+        )
+        top = flagged.sort_values(f"{name}_score", ascending=False).head(n_examples)
+        if len(top):
+            examples.append({"issue": name, "images": _issue_cards(store, top, name)})
+    html = render(IMAGE_ISSUES, counts=counts, examples=examples)
+    return Section("image-issues", "Image properties and issues", html)
+
+
+def _issue_cards(store, rows: pd.DataFrame, name: str) -> list[dict]:
+    paths = store.read_table("images").set_index("image_id")["path"]
+    return [
+        {
+            "thumb": thumbnail_uri(paths[r["image_id"]]),
+            "score": float(r[f"{name}_score"]),
+            "label": r["label"],
+            "relpath": r["relpath"],
+        }
+        for _, r in rows.iterrows()
+    ]
+
+
+DUPLICATES = """
+<p>{{ n_exact }} exact and {{ n_near }} near-duplicate pairs;
+<b>{{ n_leak }}</b> cross splits (leakage) and <b>{{ n_conflict }}</b> have
+different labels (label conflicts). Exact means the same decoded pixels.</p>
+<table>
+<tr><th>image A</th><th>image B</th><th>kind</th><th>hash distance</th>
+<th>cosine</th><th>flags</th></tr>
+{% for p in pairs %}
+<tr>
+<td>{% if p.thumb_a %}<img src="{{ p.thumb_a }}" alt="" width="120">{% endif %}<br>
+<span class="path">{{ p.relpath_a }}</span><br>{{ p.label_a }}</td>
+<td>{% if p.thumb_b %}<img src="{{ p.thumb_b }}" alt="" width="120">{% endif %}<br>
+<span class="path">{{ p.relpath_b }}</span><br>{{ p.label_b }}</td>
+<td>{{ p.kind }}</td><td>{{ p.hash_distance }}</td>
+<td>{{ "%.3f" | format(p.cosine_similarity) if p.cosine_similarity == p.cosine_similarity else "" }}</td>
+<td>{% if p.cross_split %}<span class="given">leakage</span> {% endif %}
+{% if p.label_conflict %}<span class="given">label conflict</span>{% endif %}</td>
+</tr>
+{% endfor %}
+</table>
+{% if more %}<p class="muted">{{ more }} more pairs in duplicates.parquet.</p>{% endif %}
+"""
+
+
+def duplicates_section(store, meta, *, max_pairs: int = 60) -> Section | None:
+    if not store.has_table("duplicates"):
+        return None
+    pairs = store.read_table("duplicates")
+    paths = store.read_table("images").set_index("image_id")["path"]
+    # Leakage and conflicts first: they change evaluation and training.
+    order = pairs.assign(
+        priority=pairs["cross_split"].astype(int) + pairs["label_conflict"].astype(int)
+    ).sort_values(["priority", "score"], ascending=False)
+    shown = order.head(max_pairs).to_dict("records")
+    for pair in shown:
+        pair["thumb_a"] = thumbnail_uri(paths[pair["image_id_a"]], size=120)
+        pair["thumb_b"] = thumbnail_uri(paths[pair["image_id_b"]], size=120)
+    html = render(
+        DUPLICATES,
+        pairs=shown,
+        n_exact=int((pairs["kind"] == "exact").sum()),
+        n_near=int((pairs["kind"] != "exact").sum()),
+        n_leak=int(pairs["cross_split"].sum()),
+        n_conflict=int(pairs["label_conflict"].sum()),
+        more=max(0, len(pairs) - max_pairs),
+    )
+    return Section("duplicates", "Duplicates, split leakage and label conflicts", html)
+
+
+def bias_section(store, meta) -> Section | None:
+    """The bias fragment that the audit rendered, already escaped."""
+    path = store.run_dir / "bias_section.html"
+    if not path.is_file():
+        return None
+    # The fragment brings its own heading.
+    return Section("bias", "", path.read_text(encoding="utf-8"))

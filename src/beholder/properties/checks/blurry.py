@@ -40,9 +40,9 @@ class BlurryCheck(IssueCheck):
 
     def score(self, properties: pd.DataFrame) -> pd.Series:
         variance = (255.0 * properties["contrast"]) ** 2
-        # One squared level keeps a flat image finite; such an image is a
-        # low-information image rather than a blurry one, and its Laplacian
-        # is mostly noise, so its ratio stays high.
+        # One squared level keeps the ratio of a flat image finite. Such an
+        # image is left to the low-information check: its Laplacian is
+        # mostly noise, so its ratio stays high.
         detail = properties["sharpness"] / (variance + 1.0)
         detail = detail.replace([np.inf, -np.inf], np.nan)
         return score_low(detail, self.max_detail).set_axis(properties.index)

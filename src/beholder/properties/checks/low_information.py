@@ -26,9 +26,9 @@ class LowInformationCheck(IssueCheck):
     whichever is nearer. Scaling pixel values keeps it unchanged near black,
     so dark images are left to the dark check, while a foggy, blank or
     faded frame scores low wherever its mean lies. The default 0.08 is below
-    every photo in scene15 and sun8 (their minimum is 0.086, a flat
-    seascape); cutting the contrast of photos to 4% to 10% gives 0.011 to
-    0.079 (median 0.03; planted-issue benchmark, seed 0).
+    every photo in scene15 and sun8, whose minimum is 0.086 (a flat
+    seascape). Photos whose contrast is cut to 4% to 10% score 0.011 to
+    0.079, with a median of 0.03, in the planted-issue benchmark (seed 0).
 
     Histogram entropy, the usual alternative, also drops for dark and
     overexposed images, which made it flag those instead.

@@ -19,8 +19,8 @@ class OddAspectRatioCheck(IssueCheck):
     The measure is ``|ln(aspect_ratio / median aspect_ratio)|`` over the
     decodable images of the table, so the check adapts to datasets of 16:9
     frames or of square crops. The default 2.5 flags a 4:1 strip in a 4:3
-    dataset (a factor of 3) but not a 3:4 portrait (1.8); in scene15 and
-    sun8 it flags 3 of 6,128 photos, a 552x220 panorama and two narrow
+    dataset (a factor of 3) but not a 3:4 portrait (1.8). In scene15 and
+    sun8 it flags 3 of 6,128 photos: a 552x220 panorama and two narrow
     strips.
     """
 

@@ -21,9 +21,9 @@ class OverexposedCheck(IssueCheck):
     """Flag images whose ``brightness + bright_fraction`` reaches ``min_level``.
 
     Both terms are in 0..1, so the sum weighs mean luminance and the
-    fraction of clipped white pixels equally: the default 1.0 is met by a
-    mean of 0.75 with a quarter of the image clipped, or a mean of 0.9 with
-    a tenth clipped. A bright but unclipped sky or desert (mean 0.82) is not
+    fraction of clipped white pixels equally. The default 1.0 is met by a
+    mean of 0.75 with a quarter of the image clipped, or by a mean of 0.9
+    with a tenth clipped. A bright but unclipped sky or desert (mean 0.82) is not
     flagged. On scene15 and sun8 the default flags 8 of 6,128 photos,
     mostly snow scenes and buildings under blown-out white skies.
 
