@@ -2,7 +2,7 @@
 # Start a throwaway PostgreSQL server on 127.0.0.1 for the store tests.
 #
 # Usage (either form):
-#   eval "$(.ci/postgres.sh)"     # prints: export BEHOLDER_TEST_POSTGRES_URL=...
+#   export BEHOLDER_TEST_POSTGRES_URL="$(bash .ci/postgres.sh)"   # prints the URL
 #   source .ci/postgres.sh        # exports BEHOLDER_TEST_POSTGRES_URL itself
 #
 # Installs Debian's postgresql package when no server binaries are found
@@ -10,7 +10,7 @@
 # /tmp/beholder-postgres) listening only on 127.0.0.1:$BEHOLDER_PG_PORT
 # (default 55432) with a random password, and reuses it when it is already
 # running. Stop it with: pg_ctl -D "$BEHOLDER_PG_DIR/data" stop
-# Progress goes to stderr; stdout carries only the export line.
+# Progress goes to stderr; stdout carries only the database URL.
 
 _beholder_pg_main() {
   set -euo pipefail
@@ -64,13 +64,12 @@ _beholder_pg_main() {
       | grep -q 1; then
     PGPASSWORD="$password" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U "$user" "$database" >&2
   fi
-  echo "export BEHOLDER_TEST_POSTGRES_URL=postgresql+psycopg://$user:$password@127.0.0.1:$port/$database"
+  echo "postgresql+psycopg://$user:$password@127.0.0.1:$port/$database"
 }
 
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then
   # Sourced: run in a subshell so `set -e` cannot end the caller's shell.
-  _beholder_pg_line="$( (_beholder_pg_main) )" && eval "$_beholder_pg_line"
-  unset _beholder_pg_line
+  BEHOLDER_TEST_POSTGRES_URL="$( (_beholder_pg_main) )" && export BEHOLDER_TEST_POSTGRES_URL
   unset -f _beholder_pg_main
 else
   _beholder_pg_main

@@ -28,10 +28,10 @@ false positives for both tools alike, so precision is a lower bound.
 
 Usage::
 
-    python benchmarks/planted_issues.py --seed 1 --json results.json
+    python benchmarks/planted_issues.py --seeds 1 2 3 --json results.json
 
-``--seed`` picks the photographs and the strengths; the thresholds in
-``beholder.properties.checks`` were chosen on seed 0, so report on other
+Each seed picks other photographs and strengths. The thresholds in
+``beholder.properties.checks`` were chosen with seed 0, so report other
 seeds.
 """
 
@@ -332,12 +332,14 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--per-issue", type=int, default=40, help="copies per plant")
     parser.add_argument("--clean", type=int, default=200, help="unchanged copies")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[1], help="one planted set per seed"
+    )
     parser.add_argument(
         "--n-jobs", type=int, default=None, help="worker processes for both tools"
     )
     parser.add_argument(
-        "--keep", type=Path, help="write the planted files here and keep them"
+        "--keep", type=Path, help="write the planted files here (one seed only)"
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     parser.add_argument("--skip-cleanvision", action="store_true")
@@ -346,23 +348,37 @@ def main(argv=None) -> int:
     if not (args.data / "sun8").is_dir():
         print(f"sun8 not found under {args.data}; pass --data", file=sys.stderr)
         return 2
+    if args.keep and len(args.seeds) > 1:
+        print("--keep works with a single seed", file=sys.stderr)
+        return 2
+    runs = [run_seed(args, seed) for seed in args.seeds]
+    for run in runs:
+        _print_results(run)
+    if len(runs) > 1:
+        _print_results(pool_runs(runs))
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=2))
+    return 0
+
+
+def run_seed(args, seed: int) -> dict:
+    """Plant one dataset, run both tools on it and score them."""
     with tempfile.TemporaryDirectory(prefix="beholder-planted-") as scratch:
         root = args.keep or Path(scratch)
         if root.exists() and any(root.iterdir()):
-            print(f"{root} is not empty; give an empty or new folder", file=sys.stderr)
-            return 2
+            raise SystemExit(f"{root} is not empty; give an empty or new folder")
         planted = make_planted_dataset(
             root,
             data_dir=args.data,
             per_issue=args.per_issue,
             n_clean=args.clean,
-            seed=args.seed,
+            seed=seed,
         )
         truth = truth_table(planted)
         if args.keep:
             planted.to_csv(root / "planted.csv", index=False)
 
-        results = {"seed": args.seed, "n_files": len(planted)}
+        results = {"seeds": [seed], "n_files": len(planted)}
         flags, seconds = run_beholder(root, args.n_jobs)
         results["beholder"] = score(flags, truth).to_dict("records")
         results["beholder_seconds"] = seconds
@@ -371,17 +387,27 @@ def main(argv=None) -> int:
             cv_flags, cv_seconds = run_cleanvision(root, relpaths, args.n_jobs)
             results["cleanvision"] = score(cv_flags, truth).to_dict("records")
             results["cleanvision_seconds"] = cv_seconds
+    return results
 
-    _print_results(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-    return 0
+
+def pool_runs(runs: list[dict]) -> dict:
+    """Add up true and false positives over seeds and recompute the rates."""
+    pooled = {"seeds": [s for run in runs for s in run["seeds"]]}
+    pooled["n_files"] = sum(run["n_files"] for run in runs)
+    for tool in ("beholder", "cleanvision"):
+        if tool not in runs[0]:
+            continue
+        frames = [pd.DataFrame(run[tool]).set_index("check") for run in runs]
+        counts = sum(f[["positives", "flagged", "tp", "fp", "fn"]] for f in frames)
+        counts["precision"] = counts["tp"] / (counts["tp"] + counts["fp"])
+        counts["recall"] = counts["tp"] / (counts["tp"] + counts["fn"])
+        pooled[tool] = counts.reset_index().to_dict("records")
+    return pooled
 
 
 def _print_results(results: dict) -> None:
-    print(
-        f"planted-issue benchmark, seed {results['seed']}, {results['n_files']} files"
-    )
+    seeds = ", ".join(map(str, results["seeds"]))
+    print(f"\nplanted-issue benchmark, seeds {seeds}, {results['n_files']} files")
     beholder = pd.DataFrame(results["beholder"]).set_index("check")
     table = beholder[["positives"]].copy()
     table["beholder P"] = beholder["precision"]

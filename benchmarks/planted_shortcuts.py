@@ -25,6 +25,10 @@ unmodified data with permuted labels.
 Usage::
 
     python benchmarks/planted_shortcuts.py [--work /tmp/beholder-planted]
+        [--also SCENE15_FOLDER]
+
+``--also`` runs the same analysis on another unmodified dataset, for its
+findings and the probes' cost.
 
 The unmodified embeddings are read from ``--embeddings`` (``sun8.npy`` and
 ``sun8.parquet``) when present, else computed through the embedding cache.
@@ -115,16 +119,18 @@ def measure(paths: list[str]) -> pd.DataFrame:
     return properties
 
 
-def load_or_embed(dataset, backbone, embeddings_dir: Path | None, cache: Path):
+def load_or_embed(dataset, name: str, backbone, embeddings_dir: Path | None, cache):
+    """Read ``embeddings_dir/NAME.npy`` when its parquet lists the same paths."""
     if embeddings_dir is not None:
-        vectors = embeddings_dir / "sun8.npy"
-        meta = embeddings_dir / "sun8.parquet"
+        vectors = embeddings_dir / f"{name}.npy"
+        meta = embeddings_dir / f"{name}.parquet"
         if vectors.exists() and meta.exists():
             rows = pd.read_parquet(meta)
             if list(rows["path"]) == list(dataset.images["path"]):
                 return np.load(vectors)
             logger.warning("%s lists other paths; embedding again", meta)
-    return embed_images(list(dataset.images["path"]), backbone, cache_dir=cache).vectors
+    paths = list(dataset.images["path"])
+    return embed_images(paths, backbone, cache_dir=cache).vectors
 
 
 def load_average() -> str:
@@ -153,6 +159,7 @@ def analyse(name, dataset, embeddings, backbone, n_probe_per_class, seed):
     run = result.probe_run
     return {
         "name": name,
+        "n_images": len(paths),
         "result": result,
         "properties": properties,
         "accuracy": cv.accuracy,
@@ -259,6 +266,13 @@ def main() -> None:
     parser.add_argument("--n-probe-per-class", type=int, default=10)
     parser.add_argument("--n-permutations", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="another unmodified dataset folder to analyse and time (repeatable)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -276,52 +290,26 @@ def main() -> None:
     ).vectors
     embed_seconds = time.perf_counter() - start
     original_vectors = load_or_embed(
-        original, backbone, args.embeddings, default_cache_dir()
+        original, args.data.name, backbone, args.embeddings, default_cache_dir()
     )
 
-    runs = {
-        "planted": analyse(
-            "planted",
-            planted,
-            planted_vectors,
-            backbone,
-            args.n_probe_per_class,
-            args.seed,
-        ),
-        "unmodified": analyse(
-            "unmodified",
-            original,
-            original_vectors,
-            backbone,
-            args.n_probe_per_class,
-            args.seed,
-        ),
-    }
     report = {"machine": machine(), "embed_seconds_planted": embed_seconds}
-    for name, run in runs.items():
-        result = run.pop("result")
-        properties = run.pop("properties")
-        run["plants"] = check_plants(result)
-        run["recommendations"] = result.recommendations[
-            ["rank", "factor", "transform", "priority", "classes", "evidence"]
-        ].to_dict("records")
-        run["pipeline"] = result.pipeline
-        run["strong_shortcuts"] = result.shortcuts[
-            result.shortcuts["evidence"] == "association and probe"
-        ][["class", "factor", "summary"]].to_dict("records")
-        report[name] = run
-        result.associations.to_csv(args.work / f"{name}-associations.csv", index=False)
-        result.shortcuts.to_csv(args.work / f"{name}-shortcuts.csv", index=False)
-        result.probe_flips.to_csv(args.work / f"{name}-probe-flips.csv", index=False)
-        result.slices.to_csv(args.work / f"{name}-slices.csv", index=False)
-        if name == "unmodified":
-            report["null"] = null_false_alarms(
-                properties,
-                original.labels,
-                original.classes,
-                args.n_permutations,
-                args.seed,
-            )
+    probe_options = (backbone, args.n_probe_per_class, args.seed)
+    run = analyse("planted", planted, planted_vectors, *probe_options)
+    report["planted"] = summarise("planted", run, args.work)
+    run = analyse("unmodified", original, original_vectors, *probe_options)
+    properties = run["properties"]
+    report["unmodified"] = summarise("unmodified", run, args.work)
+    report["null"] = null_false_alarms(
+        properties, original.labels, original.classes, args.n_permutations, args.seed
+    )
+    for folder in args.also:
+        dataset = load_dataset(folder)
+        vectors = load_or_embed(
+            dataset, folder.name, backbone, args.embeddings, default_cache_dir()
+        )
+        run = analyse(folder.name, dataset, vectors, *probe_options)
+        report[folder.name] = summarise(folder.name, run, args.work, plants=False)
 
     found = [
         row["ranked_first"] and row["advice_matches"]
@@ -338,6 +326,29 @@ def main() -> None:
     out = args.work / "results.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     print(json.dumps(report, indent=2, default=str))
+
+
+def summarise(name: str, run: dict, work: Path, *, plants: bool = True) -> dict:
+    """Reduce one analysis to JSON-ready findings and write its tables as CSV."""
+    result = run.pop("result")
+    run.pop("properties")
+    if plants:
+        run["plants"] = check_plants(result)
+    run["recommendations"] = result.recommendations[
+        ["rank", "factor", "transform", "priority", "classes", "evidence", "parameters"]
+    ].to_dict("records")
+    run["pipeline"] = result.pipeline
+    run["probe_shortcuts"] = result.shortcuts[result.shortcuts["is_probe"]][
+        ["class", "factor", "evidence", "summary"]
+    ].to_dict("records")
+    run["top_property_per_class"] = result.associations[
+        result.associations["rank_in_class"] == 1
+    ][["class", "property", "cliffs_delta", "is_flagged"]].to_dict("records")
+    significant = result.slices[result.slices["is_significant"]]
+    run["error_slices"] = significant["description"].tolist()
+    for table, frame in result.tables().items():
+        frame.to_csv(work / f"{name}-{table}.csv", index=False)
+    return run
 
 
 if __name__ == "__main__":

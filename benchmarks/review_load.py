@@ -4,8 +4,8 @@ Builds a synthetic run of ``--n-images`` images (tables only, no image
 files), starts ``beholder review`` on a free loopback port in a subprocess,
 and lets ``--reviewers`` concurrent clients post ``--decisions`` decisions
 each. A reviewer waits ``--think-ms`` (default 500 ms, a fast keyboard
-reviewer) between a response and its next decision; ``--think-ms 0`` posts
-back to back and measures the server at saturation. Every fifth
+reviewer) between a response and its next decision. With ``--think-ms 0``
+reviewers post back to back, which measures the server at saturation. Every fifth
 request of a reviewer is an undo or a blind answer, the rest are keep,
 relabel, ambiguous and remove decisions on random images. Afterwards the
 journal is read straight from the database, and every request the server

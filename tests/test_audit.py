@@ -11,7 +11,11 @@ from beholder.store import RunStore
 
 @pytest.fixture
 def config(tiny_backbone_file):
-    return AuditConfig(backbone=str(tiny_backbone_file), n_folds=3, seed=7)
+    # The scan and bias stages have their own test below; they are off here
+    # to keep each audit fast.
+    return AuditConfig(
+        backbone=str(tiny_backbone_file), n_folds=3, seed=7, scan=False, bias=False
+    )
 
 
 def test_audit_writes_every_table_and_report(make_class_folders, tmp_path, config):
@@ -114,3 +118,50 @@ def test_second_audit_reuses_cache(make_class_folders, tmp_path, config):
     meta = json.loads((second.run_dir / "run.json").read_text())
     assert meta["summary"]["n_images"] == 12
     assert isinstance(pd.read_parquet(second.run_dir / "images.parquet"), pd.DataFrame)
+
+
+def test_run_json_masks_database_password(make_class_folders, tmp_path, config):
+    from dataclasses import replace
+
+    data = make_class_folders(n_classes=2, per_class=5)
+    database = tmp_path / "records.db"
+    url = f"sqlite:///{database}"
+    config = replace(config, database_url=url)
+
+    result = run_audit(data, tmp_path / "run", config)
+
+    from beholder.audit import _public_config
+
+    masked = _public_config(replace(config, database_url="postgresql://u:secret@h/db"))
+    assert "secret" not in masked["database_url"]
+    assert (
+        json.loads((result.run_dir / "run.json").read_text())["config"]["database_url"]
+        == url
+    )
+    assert database.is_file()
+
+
+def test_audit_with_scan_and_bias(make_class_folders, tmp_path, config):
+    from dataclasses import replace
+
+    data = make_class_folders(n_classes=2, per_class=8)
+    copy = data / "class_1" / "copy.png"
+    copy.write_bytes((data / "class_1" / "000.png").read_bytes())
+    config = replace(config, scan=True, bias=True, n_probe_per_class=2, n_jobs=1)
+
+    result = run_audit(data, tmp_path / "run", config)
+
+    store = RunStore.open(result.run_dir)
+    assert len(store.read_table("properties")) == 17
+    duplicates = store.read_table("duplicates")
+    exact = duplicates[duplicates["kind"] == "exact"]
+    assert len(exact) == 1
+    assert {exact.iloc[0]["relpath_a"], exact.iloc[0]["relpath_b"]} == {
+        "class_1/000.png",
+        "class_1/copy.png",
+    }
+    assert len(store.read_table("bias_probe_images")) > 0
+    assert (result.run_dir / "augmentations.py").is_file()
+    report = result.report_path.read_text(encoding="utf-8")
+    assert "Duplicates, split leakage and label conflicts" in report
+    assert "Shortcuts and augmentation advice" in report

@@ -24,6 +24,8 @@ def test_audit_command_prints_summary(make_class_folders, tmp_path, tiny_backbon
             str(tiny_backbone_file),
             "--folds",
             "3",
+            "--no-scan",
+            "--no-bias",
         ],
     )
 
@@ -106,6 +108,8 @@ def test_audit_reads_csv_manifest(make_class_folders, tmp_path, tiny_backbone_fi
             str(tiny_backbone_file),
             "--folds",
             "3",
+            "--no-scan",
+            "--no-bias",
             "--path-column",
             "file",
             "--label-column",

@@ -372,6 +372,17 @@ def _notes_for_images(image_notes: pd.DataFrame, dataset: Dataset) -> pd.DataFra
     return ids.merge(image_notes, on="relpath", how="left")
 
 
+def _public_config(config: AuditConfig) -> dict:
+    """The configuration as stored in run.json, with any database password masked."""
+    values = asdict(config)
+    if config.database_url:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(config.database_url)
+        values["database_url"] = url.render_as_string(hide_password=True)
+    return values
+
+
 def _meta(source, config, dataset, summary, timings) -> dict:
     return {
         "beholder_version": __version__,
@@ -379,7 +390,7 @@ def _meta(source, config, dataset, summary, timings) -> dict:
         "source": str(Path(source).expanduser().resolve()),
         "layout": dataset.layout,
         "classes": dataset.classes,
-        "config": asdict(config),
+        "config": _public_config(config),
         "summary": summary,
         "timings_s": timings,
         "python": platform.python_version(),

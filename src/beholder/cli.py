@@ -109,6 +109,17 @@ def audit(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Do not read or write the embedding cache."
     ),
+    scan: bool = typer.Option(
+        True, "--scan/--no-scan", help="Measure image properties and find duplicates."
+    ),
+    bias: bool = typer.Option(
+        True,
+        "--bias/--no-bias",
+        help="Look for shortcuts and run counterfactual probes (needs --scan).",
+    ),
+    probes_per_class: int = typer.Option(
+        10, min=0, help="Images per class changed by each counterfactual probe."
+    ),
     database_url: Optional[str] = typer.Option(
         None, help="SQLAlchemy URL for records; default RUN_DIR/beholder.db."
     ),
@@ -137,6 +148,9 @@ def audit(
         cache_dir="" if no_cache else None,
         predictions=str(predictions) if predictions else None,
         database_url=database_url,
+        scan=scan,
+        bias=bias,
+        n_probe_per_class=probes_per_class,
     )
     try:
         with _progress(progress) as bars:

@@ -104,3 +104,17 @@ def test_tables_store_in_parquet_and_sqlite(probed, tmp_path):
         assert list(back.columns) == list(table.columns), name
         assert len(back) == len(table), name
     connection.close()
+
+
+def test_zero_probes_per_class_skips_probes(brightness_dataset, brightness_properties):
+    paths, labels, classes = brightness_dataset
+    result = analyze_bias(
+        brightness_properties,
+        np.eye(2)[labels],
+        labels,
+        classes,
+        images=paths,
+        n_probe_per_class=0,
+    )
+    assert result.probe_images.empty
+    assert "probes skipped: n_probe_per_class is 0" in result.notes

@@ -123,7 +123,7 @@ def test_all_copies_rejected():
         compute_knn_consensus(np.ones((4, 3)), np.array([0, 1, 0, 1]))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     n_images=st.integers(4, 30),

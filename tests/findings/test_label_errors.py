@@ -14,6 +14,8 @@ REQUIRED_COLUMNS = {
     "rank",
     "knn_agreement",
     "disagreeing_neighbours",
+    "confident_label",
+    "class_pair_rate",
 }
 
 
@@ -118,7 +120,7 @@ def test_kept_confident_learning_behaviour():
     np.testing.assert_array_equal(frame["rank"], [3, 1, 2])
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     method=st.sampled_from(LABEL_ISSUE_METHODS),
@@ -143,7 +145,7 @@ def test_scores_unchanged_by_class_order(seed, method, data):
     np.testing.assert_allclose(permuted["knn_agreement"], original["knn_agreement"])
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     method=st.sampled_from(LABEL_ISSUE_METHODS),
@@ -163,3 +165,41 @@ def test_copy_leaves_scores_unchanged(seed, method, copied):
     scores = with_copy["label_issue_score"].to_numpy()
     np.testing.assert_allclose(scores[:-1], original["label_issue_score"], atol=1e-12)
     assert scores[-1] == pytest.approx(original["label_issue_score"][copied])
+
+
+@pytest.mark.parametrize("method", LABEL_ISSUE_METHODS)
+def test_flags_are_top_of_ranking(method):
+    embeddings, probabilities, labels, _ = make_problem(7)
+    frame = find_label_issues(probabilities, labels, embeddings=embeddings, method=method)
+    n_flagged = int(frame["is_label_issue"].sum())
+    assert n_flagged > 0
+    assert frame.loc[frame["is_label_issue"], "rank"].max() == n_flagged
+
+
+def test_settings_recorded_in_attrs():
+    embeddings, probabilities, labels, _ = make_problem(8)
+    frame = find_label_issues(
+        probabilities, labels, embeddings=embeddings, k=5, ensemble_weight=0.3
+    )
+    assert frame.attrs["k"] == 5
+    assert frame.attrs["ensemble_weight"] == 0.3
+    assert frame.attrs["score"] == "self_confidence"
+
+
+def test_class_pair_rate_known_answer():
+    # The estimated joint here is [[2/5, 1/5], [0, 2/5]] (see test_joint.py).
+    probabilities = np.array(
+        [[0.95, 0.05], [0.9, 0.1], [0.15, 0.85], [0.3, 0.7], [0.05, 0.95]]
+    )
+    labels = np.array([0, 0, 0, 1, 1])
+    frame = find_label_issues(probabilities, labels)
+    np.testing.assert_allclose(frame["class_pair_rate"], [1 / 3] * 3 + [0.0] * 2)
+
+
+def test_joint_recorded_in_attrs():
+    embeddings, probabilities, labels, _ = make_problem(9)
+    frame = find_label_issues(probabilities, labels, embeddings=embeddings)
+    joint = np.asarray(frame.attrs["joint"])
+    assert joint.shape == (3, 3)
+    assert joint.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(joint.sum(axis=1), np.bincount(labels) / len(labels))

@@ -173,3 +173,26 @@ def test_laplacian_variance_of_flat_and_checkerboard():
     assert laplacian_variance(np.full((10, 10), 77, dtype=np.uint8)) == 0.0
     board = (np.indices((10, 10)).sum(axis=0) % 2 * 255).astype(np.uint8)
     assert laplacian_variance(board) > 1e5
+
+
+def test_png_copy_of_jpeg_measures_alike(tmp_path):
+    jpeg = save(tmp_path / "photo.jpg", scene(8, 320, 240), quality=90)
+    png = save(tmp_path / "photo.png", np.asarray(Image.open(jpeg)))
+    table = measure_images([jpeg, png])
+    assert table.loc[0, "phash"] == table.loc[1, "phash"]
+    ratio = table.loc[1, "sharpness"] / table.loc[0, "sharpness"]
+    assert 0.8 < ratio < 1.25
+
+
+@pytest.mark.parametrize(
+    ("size", "factor"),
+    [((320, 240), 2), ((256, 256), 2), ((4000, 3000), 8), ((90, 60), 1)],
+)
+def test_draft_factor_matches_jpeg_draft(tmp_path, size, factor):
+    from beholder.decode import decode_image
+    from beholder.properties.measure import _draft_factor
+
+    path = save(tmp_path / "d.jpg", np.zeros((size[1], size[0], 3)), quality=50)
+    decoded = decode_image(path, draft_size=WORKING_SIZE)
+    assert decoded.image.width == -(-size[0] // factor)
+    assert _draft_factor(*size, WORKING_SIZE) == factor

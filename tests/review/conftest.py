@@ -66,7 +66,8 @@ def postgres_url():
     if not url:
         pytest.skip(
             f"{POSTGRES_ENV} is not set; start a local server with "
-            'eval "$(.ci/postgres.sh)" to run the PostgreSQL store tests'
+            f'export {POSTGRES_ENV}="$(bash .ci/postgres.sh)" to run the '
+            "PostgreSQL store tests"
         )
     name = f"beholder_review_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")

@@ -56,7 +56,7 @@ class BiasResult:
     probe_run: ProbeRun | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Return the result tables by the names the run store uses."""
+        """Return the result tables keyed by suggested run-store table names."""
         return {
             "bias_associations": self.associations,
             "bias_predictability": self.predictability,
@@ -116,6 +116,7 @@ def analyze_bias(
     n_probe_per_class : int, default 10
         Images per class that the probes change; the probes cost
         ``n_classes * n_probe_per_class * (n_probes + 1)`` forward passes.
+        0 skips the probes.
     probes : sequence of Probe or names, optional
         Defaults to all of :data:`beholder.bias.transforms.DEFAULT_PROBES`.
     alpha, min_effect, correction, n_bootstrap
@@ -132,7 +133,8 @@ def analyze_bias(
     """
     classes = [str(name) for name in classes]
     labels = check_labels(labels, classes, len(properties))
-    if images is not None:
+    run_probe_step = images is not None and n_probe_per_class > 0
+    if run_probe_step:
         _check_probe_inputs(images, labels, embeddings, probe)
     timings, notes = {}, []
 
@@ -167,7 +169,7 @@ def analyze_bias(
     probe_images = _empty(PROBE_IMAGE_COLUMNS)
     probe_flips = _empty(FLIP_COLUMNS)
     matrices = _empty(FLIP_MATRIX_COLUMNS)
-    if images is not None:
+    if run_probe_step:
         start = time.perf_counter()
         if backbone is None:
             from beholder.embed import load_backbone
@@ -199,8 +201,10 @@ def analyze_bias(
                 f"{len(probe_run.failures)} sampled images could not be decoded "
                 "and were left out of the probes"
             )
-    else:
+    elif images is None:
         notes.append("probes skipped: no image paths given")
+    else:
+        notes.append("probes skipped: n_probe_per_class is 0")
 
     shortcuts = find_shortcuts(associations, probe_flips if probe_run else None)
     input_size = backbone.input_size if backbone is not None else 224

@@ -1,4 +1,4 @@
-"""How strongly each image property goes with each class.
+"""Strength of the association between each image property and each class.
 
 For every (class, property) pair the images of the class are compared with
 all other images:
@@ -9,7 +9,7 @@ all other images:
   ``(delta + 1) / 2``;
 - a two-sided Mann-Whitney U test, its p-value adjusted over all pairs.
 
-Per property, a depth-limited decision tree that sees only that property is
+Per property, a depth-limited decision tree given only that property is
 cross-validated against the chance level of balanced accuracy.
 """
 
@@ -259,7 +259,7 @@ def compute_predictability(
     n_folds: int = 5,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Cross-validate a small decision tree that sees one property at a time.
+    """Cross-validate a small decision tree on one property at a time.
 
     Balanced accuracy at chance (and of always predicting the majority class)
     is ``1 / n_classes_present``; ``lift`` is balanced accuracy over chance,

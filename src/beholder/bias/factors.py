@@ -1,4 +1,4 @@
-"""Which visual factor an image property measures, judged from its column name.
+"""The visual factor an image property measures, judged from its column name.
 
 A factor groups properties that one augmentation family addresses: brightness
 jitter for ``brightness``, hue and grayscale for ``colour``, crops and zoom-out

@@ -164,7 +164,7 @@ def render_probe_examples(
         draw.text((number * thumbnail_size + 3, 3), name[:18], fill="black")
     for row, path in enumerate(paths):
         try:
-            image = open_rgb(path)
+            image = open_rgb(path, draft_size=2 * thumbnail_size)
         except ImageDecodeError:
             continue
         variants = [image] + [probe.apply(image) for probe in probes]

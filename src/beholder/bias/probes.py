@@ -3,10 +3,11 @@
 The model is the backbone followed by a probe (a classifier on its
 embeddings) fitted on all images. Each sampled image is decoded once, run
 through the model as it is and once per probe transform, and the two
-predictions are compared. A class whose images change prediction under a
-probe much more often than the other classes' images relies on what that
-probe changes; a class that many other images flip into is where the model
-puts images that have the changed property.
+predictions are compared. When a class's images change prediction under a
+probe much more often than other classes' images, the model relies on what
+the probe changes to recognise that class. When many images of other
+classes flip into a class, the model puts images with the changed property
+there.
 """
 
 from __future__ import annotations

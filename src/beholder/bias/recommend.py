@@ -79,7 +79,7 @@ def recommend_augmentations(
         code to paste, ``reason`` the evidence, ``parameters`` how the
         parameters were chosen and ``spec`` a JSON list that
         :func:`augmentation_pipeline` assembles. ``transform`` is empty when
-        the evidence needs no augmentation, and ``parameters`` says why.
+        the evidence needs no augmentation, and ``parameters`` gives the reason.
         Sorted by priority (``"high"`` first), then ``score``.
     """
     rows = []
@@ -159,7 +159,9 @@ def augmentation_pipeline(
             1 for spec in ordered if _ORDER[_key(spec)] < _ORDER["RandomResizedCrop"]
         )
         lines[at:at] = [f"v2.Resize({resize})", f"v2.CenterCrop({input_size})"]
-    lines += _commented_out(recommendations[~included])
+    lines += _commented_out(
+        recommendations[~included], has_crop="RandomResizedCrop" in merged
+    )
     mean_text = ", ".join(f"{value:.3f}" for value in mean)
     std_text = ", ".join(f"{value:.3f}" for value in std)
     lines += [
@@ -177,15 +179,22 @@ def augmentation_pipeline(
     )
 
 
-def _commented_out(recommendations: pd.DataFrame) -> list[str]:
+def _commented_out(recommendations: pd.DataFrame, *, has_crop: bool) -> list[str]:
     """Comment lines for recommendations left out of the pipeline."""
     lines = []
     for row in recommendations.to_dict("records"):
+        specs = json.loads(row["spec"])
+        if not specs:
+            continue
         lines.append(
             f"# {row['priority']} priority, {row['evidence']} evidence "
             f"({row['classes']}):"
         )
-        lines += [f"# {_code(spec)}," for spec in json.loads(row["spec"])]
+        for spec in specs:
+            line = f"# {_code(spec)},"
+            if spec["op"] == "RandomResizedCrop" and not has_crop:
+                line += "  (in place of Resize and CenterCrop)"
+            lines.append(line)
     return lines
 
 
@@ -377,7 +386,7 @@ def _resolution(group, input_size, properties, labels):
         if ("width" in name or "height" in name) and small > 0:
             if small >= input_size:
                 # The eval resize brings every image down to the input size,
-                # so the model never sees this difference.
+                # so this difference never reaches the model.
                 skipped.append(f"{row['property']} of {row['class']}")
                 continue
             side = round(small)

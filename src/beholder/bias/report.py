@@ -131,10 +131,10 @@ def _intro(result: BiasResult) -> str:
 
 
 def _recommendations(result: BiasResult, max_rows: int) -> str:
-    shown = result.recommendations.copy()
-    shown["reason"] = [_first_parts(text, 3) for text in shown["reason"]]
+    display = result.recommendations.copy()
+    display["reason"] = [_first_parts(text, 3) for text in display["reason"]]
     table = _table(
-        shown,
+        display,
         {
             "rank": "rank",
             "transform": "augmentation",

@@ -2,10 +2,10 @@
 
 A class whose images are small pictures on a uniform border (thumbnails
 pasted on a canvas, letterboxed video frames, scans with margins) can be
-learned from the border alone. ``content_fraction`` is the area of the
-bounding box left after peeling uniform rows and columns off each side,
-divided by the image area: 1.0 for a photograph that fills its frame, 0.25
-for one shrunk to half its width and height on a plain canvas.
+learned from the border alone. ``content_fraction`` peels uniform rows and
+columns off each side and divides the area of the box that is left by the
+image area. It is 1.0 for a photograph that fills its frame and 0.25 for
+one shrunk to half its width and height on a plain canvas.
 
 A border counts only when the opposite side has one of the same colour, as
 padding and letterboxing do. A clear or blown-out sky along the top edge,
@@ -106,7 +106,7 @@ def compute_content_fractions(
     """Measure :func:`measure_content_fraction` for each image file.
 
     Images are decoded at about ``max_side`` pixels (JPEG draft mode, then a
-    thumbnail), which changes the fraction by at most a pixel's width.
+    thumbnail), so borders are measured on that thumbnail's pixel grid.
 
     Returns
     -------

@@ -12,8 +12,9 @@ probe
     classes' images, or other images flip into the class
     (:func:`~beholder.bias.probes.summarize_probes`).
 
-An association alone says the data would allow a shortcut; a probe alone
-says the model reacts to the factor; both together are the strongest case.
+An association alone shows that the data would allow a shortcut. A probe
+alone shows that the model reacts to the factor. Both together are the
+strongest case.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ def find_shortcuts(
     DataFrame
         One row per (class, factor) with any evidence, with the columns of
         ``SHORTCUT_COLUMNS``. ``evidence`` is ``"association and probe"``,
-        ``"association"`` or ``"probe"``; ``score`` in ``[0, 2]`` adds the
-        association's ``|cliffs_delta|`` and the probe's excess flip share,
-        and the rows are sorted by it.
+        ``"association"`` or ``"probe"``. ``score``, in ``[0, 2]``, is the
+        association's ``|cliffs_delta|`` plus the probe's excess flip share.
+        Rows are sorted by ``score``.
     """
     flagged = associations[associations["is_flagged"]]
     best_property = (
@@ -120,6 +121,7 @@ def _shortcut_row(key, association, probe) -> dict:
     row.update({"class": class_name, "class_index": class_index, "factor": factor})
     row["is_association"] = association is not None
     row["is_probe"] = probe is not None
+
     score, parts = 0.0, []
     if association is not None:
         row.update(
@@ -135,6 +137,7 @@ def _shortcut_row(key, association, probe) -> dict:
         )
         score += abs(association["cliffs_delta"])
         parts.append(_describe_association(association))
+
     if probe is not None:
         row.update(
             {
@@ -149,6 +152,7 @@ def _shortcut_row(key, association, probe) -> dict:
         )
         score += probe["strength"]
         parts.append(_describe_probe(probe))
+
     if association is not None and probe is not None:
         row["evidence"] = "association and probe"
     else:
@@ -165,8 +169,13 @@ def _describe_association(row: dict) -> str:
         f"(median {row['median_class']:.3g} vs {row['median_rest']:.3g}, "
         f"Cliff's delta {row['cliffs_delta']:+.2f} "
         f"[{row['delta_low']:+.2f}, {row['delta_high']:+.2f}], "
-        f"adjusted p {row['p_adjusted']:.1e})"
+        f"adjusted p {_p_text(row['p_adjusted'])})"
     )
+
+
+def _p_text(p_value: float) -> str:
+    # The normal approximation underflows to 0 for very large effects.
+    return "< 1e-300" if p_value == 0 else f"{p_value:.1e}"
 
 
 def _describe_probe(row: dict) -> str:

@@ -41,8 +41,8 @@ def class_label_quality(
         - ``estimated_missed_rate``: estimated share of the class's true
           images that carry another label, ``1 - Q[i, i] / sum_j Q[j, i]``;
         - ``top_confused_with``, ``top_confused_share``: the class that the
-          most wrongly given images truly belong to, and their share of the
-          images given the class;
+          most wrongly given images truly belong to (missing when none is
+          estimated wrong), and their share of the images given the class;
         - ``mean_self_confidence``: mean probability of the given label;
         - ``n_flagged``: flagged images given the class (only with
           ``is_label_issue``).

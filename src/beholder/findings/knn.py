@@ -13,8 +13,8 @@ group counts once and votes with the label shares of its members. So adding
 a copy of an image with the same label changes no image's agreement, and a
 copy cannot vouch for a label that both copies got wrong.
 
-The search is exact (faiss ``IndexFlatIP`` on unit vectors), quadratic in
-the number of images.
+The search is exact (faiss ``IndexFlatIP`` on unit vectors), so its time
+grows with the square of the number of images.
 """
 
 from __future__ import annotations
@@ -26,12 +26,11 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-# Chosen with the ensemble on sun8 (see ensemble.py): larger k was better at
-# every noise level tried there, up to k=50, the largest on the grid.
-DEFAULT_K = 50
-# Exact copies of one file embed to cosine similarity 1 within about 5e-7
-# (float32 rounding, measured on sun8); re-encoded near copies stay below
-# 0.9995 there, so they remain separate images.
+# Chosen with the ensemble weight on sun8; see ensemble.py.
+DEFAULT_K = 10
+# On sun8, exact copies of one file embed to cosine similarity 1 within 5e-7
+# (float32 rounding). Re-encoded near copies there stay below 0.9995, so
+# they remain separate images.
 DEFAULT_DUPLICATE_SIMILARITY = 1.0 - 1e-5
 
 
@@ -90,7 +89,7 @@ def compute_knn_consensus(
         Given class index of each image.
     n_classes : int, optional
         Number of classes; defaults to ``labels.max() + 1``.
-    k : int, default 50
+    k : int, default 10
         Number of neighbour groups that vote. Images of a class with ``m``
         distinct images use ``min(k, m - 1)`` (at least 1), so a class
         smaller than ``k`` is not outvoted by its surroundings.

@@ -64,7 +64,7 @@ def find_label_issues(
     method : {"ensemble", "confident_learning", "knn"}, optional
         Defaults to ``"ensemble"`` when ``embeddings`` is given and to
         ``"confident_learning"`` otherwise.
-    k : int, default 50
+    k : int, default 10
         Neighbour groups that vote in the kNN consensus (fewer for classes
         with at most ``k`` distinct images; see ``knn.py``).
     score : {"self_confidence", "normalized_margin", "combined"}, optional
@@ -88,9 +88,9 @@ def find_label_issues(
     DataFrame
         One row per image in input order, with columns
 
-        - ``label_issue_score``: in [0, 1], higher is more suspect; it is
-          ``1 -`` the chosen quality score and depends only on the image's
-          own probabilities and its neighbours' labels.
+        - ``label_issue_score``: in [0, 1], higher is more suspect. It is
+          one minus the chosen quality score, so it depends only on the
+          image's own probabilities and its neighbours' labels.
         - ``is_label_issue``: the top ``m`` of the ranking, where ``m`` is
           the number of images the pruning rule flags. This depends on the
           whole dataset through the estimated joint.
@@ -101,6 +101,10 @@ def find_label_issues(
           in [-1, 1].
         - ``confident_label``: the class the confident joint counted the
           image under, or -1 where no class reached its threshold.
+        - ``class_pair_rate``: estimated share of the images given this
+          image's label that truly belong to ``suggested_label``, from the
+          estimated joint. A high rate marks a confused class pair rather
+          than a one-off mistake (see ``find_confused_pairs``).
         - ``knn_agreement``: share of neighbour votes for the given label
           (NaN without embeddings).
         - ``knn_suggested_label``: the neighbours' majority class (-1
@@ -109,7 +113,11 @@ def find_label_issues(
           whose label differs, nearest first (empty without embeddings).
         - ``rank``: 1 is the most suspect; ties keep input order.
 
-        ``frame.attrs`` records the method and its settings.
+        ``frame.attrs`` records the method and its settings, and under
+        ``"joint"`` the estimated joint of given and true labels used for
+        the flags, as a nested list of shape (n_classes, n_classes); pass
+        ``np.asarray(frame.attrs["joint"])`` to ``class_label_quality`` and
+        ``find_confused_pairs``.
     """
     probabilities, labels = check_probabilities_and_labels(probabilities, labels)
     n_images, n_classes = probabilities.shape
@@ -157,6 +165,10 @@ def find_label_issues(
     flagged = np.zeros(n_images, dtype=bool)
     flagged[order[:n_flagged]] = True
     _, suggested = compute_margin(signal, labels)
+    given_share = joint.sum(axis=1)
+    pair_rate = joint[labels, suggested] / np.where(
+        given_share[labels] > 0, given_share[labels], 1.0
+    )
     _, confident_label = compute_confident_joint(signal, labels)
     margin, _ = compute_margin(probabilities, labels)
 
@@ -168,6 +180,7 @@ def find_label_issues(
             "self_confidence": probabilities[np.arange(n_images), labels],
             "normalized_margin": margin,
             "confident_label": confident_label,
+            "class_pair_rate": pair_rate,
         }
     )
     _add_knn_columns(frame, consensus)
@@ -181,6 +194,9 @@ def find_label_issues(
             "pruning": pruning,
             "k": k if consensus is not None else None,
             "ensemble_weight": ensemble_weight if method == "ensemble" else None,
+            # A nested list, not an array: pandas compares attrs with == when
+            # it concatenates frames, which is ambiguous for arrays.
+            "joint": joint.tolist(),
         }
     )
     logger.info(

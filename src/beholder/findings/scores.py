@@ -9,9 +9,9 @@ duplicated, nor when the classes are reordered consistently.
   of the given label over the strongest other class, mapped to [0, 1].
 - ``combined``: the mean of the two.
 
-Self-confidence and normalized margin are the scores compared by Kuan and
-Mueller, "Model-agnostic label quality scoring to detect real-world label
-errors" (ICML DataPerf workshop, 2022).
+Self-confidence and normalized margin are two of the scores compared by
+Kuan and Mueller, "Model-Agnostic Label Quality Scoring to Detect
+Real-World Label Errors" (2022).
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ Property columns, one row per image in dataset order
     columns of such a row are NaN and ``is_grayscale`` is missing.
 
 The colour columns come from a 32x32 grid of pixels sampled from the decode
-without averaging, because global means and fractions need no more: a
+without averaging, because global means and fractions need no more. A
 fraction estimated from 1,024 random samples has a standard error of at most
 1.6 percentage points. Colour detail thinner than the grid spacing can fall
 between the samples.
@@ -197,7 +197,12 @@ class _Samples:
         self.sizes[i] = decoded.width, decoded.height, os.path.getsize(path)
         self.formats[i], self.modes[i] = decoded.format, decoded.mode
 
-        working = _resize_shorter_side(decoded.image.convert("L"), WORKING_SIZE)
+        gray = decoded.image.convert("L")
+        if gray.size == (decoded.width, decoded.height):
+            # Not drafted (not a JPEG, or too small): reduce it as the draft
+            # would have, so a PNG copy of a JPEG measures and hashes alike.
+            gray = gray.reduce(_draft_factor(gray.width, gray.height, WORKING_SIZE))
+        working = _resize_shorter_side(gray, WORKING_SIZE)
         self.histograms[i] = working.histogram()
         luminance = np.asarray(working, dtype=np.float32)
         self.sharpness[i] = laplacian_variance(luminance)
@@ -372,6 +377,19 @@ def pixel_digest(path: str | Path) -> str | None:
 def pixel_digests(paths: Sequence[str | Path]) -> list[str | None]:
     """Return :func:`pixel_digest` of each path; a chunk function for workers."""
     return [pixel_digest(path) for path in paths]
+
+
+def _draft_factor(width: int, height: int, size: int) -> int:
+    """Return the factor (1, 2, 4 or 8) by which the JPEG draft mode shrinks an image.
+
+    Mirrors ``decode_image(..., draft_size=size)``, which requests a box whose
+    shorter side is ``size`` (at most 8 times smaller). Pillow then takes the
+    largest power of two that keeps both sides at least that box.
+    """
+    scale = max(size / max(1, min(width, height)), 1 / 8)
+    box_width, box_height = max(1, int(width * scale)), max(1, int(height * scale))
+    fits = max(1, min(width // box_width, height // box_height))
+    return next(factor for factor in (8, 4, 2, 1) if fits >= factor)
 
 
 def _resize_shorter_side(image: Image.Image, size: int) -> Image.Image:

@@ -51,8 +51,10 @@ def map_chunks(
     """Apply ``function`` to consecutive chunks of ``items``, in worker processes.
 
     ``function`` takes a list of items and returns one result for the chunk.
-    It must be a module-level function (workers find it by name) that never
-    raises for a bad item. Returns the chunk results in input order. With one
+    It must be a module-level function, because workers find it by name. An
+    exception it raises reaches the caller and ends the whole map, so it
+    should record bad items in its result instead. Returns the chunk results
+    in input order. With one
     job, or fewer items than two chunks, everything runs in this process.
     Progress advances by the size of each finished chunk.
     """

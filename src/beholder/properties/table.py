@@ -1,4 +1,4 @@
-"""Build the property table of many images; the columns are listed in ``measure``."""
+"""Build the property table of many images; see ``measure`` for its columns."""
 
 from __future__ import annotations
 

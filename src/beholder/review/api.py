@@ -1,7 +1,7 @@
 """The review app's JSON API.
 
 Decisions, blind answers and undos are committed to the journal before the
-response is sent: a 2xx answer means the row is on disk. Their handlers
+response is sent: a 2xx response means the row is on disk. Their handlers
 are coroutines that await the journal's writer thread, so a burst of
 decisions costs no worker threads; the other handlers read the database
 and run in FastAPI's thread pool. A request may

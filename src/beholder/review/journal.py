@@ -183,6 +183,9 @@ class Journal:
             replay = _replayed(connection, request_id, expect)
             if replay is not None:
                 return replay
+            # NOTE: writes of one process are serialised by its writer thread.
+            # Two server processes on one database can both read the same
+            # old_label for one image; decision_id order still decides.
             current = _active_decision(connection, image_id)
             old_label = current["new_label"] if current else given_label
             if action in ("relabel", BLIND):

@@ -104,8 +104,9 @@ class QueueCatalog:
         self.default_seed = default_seed
         self._static: dict[str, Queue] = {}
         self._add(issue_queue(records))
+        mistakes = group_mistakes(records.images)
         for index in range(len(records.pairs)):
-            self._add(pair_queue(records, index))
+            self._add(pair_queue(records, index, mistakes=mistakes))
         self.tables: dict[str, list[dict]] = {}
         for kind, names in (
             ("bias_slices", BIAS_TABLES),
@@ -188,12 +189,20 @@ def issue_queue(records: ReviewRecords) -> Queue:
     )
 
 
-def pair_queue(records: ReviewRecords, index: int) -> Queue:
-    """Build the queue of class pair ``index``: A predicted as B, then B as A."""
+def pair_queue(
+    records: ReviewRecords, index: int, *, mistakes: dict | None = None
+) -> Queue:
+    """Build the queue of class pair ``index``: A predicted as B, then B as A.
+
+    ``mistakes`` is :func:`group_mistakes` of the run's images, computed
+    once for all pairs.
+    """
+    if mistakes is None:
+        mistakes = group_mistakes(records.images)
     pair = records.pairs.iloc[index]
     a, b = str(pair["class_a"]), str(pair["class_b"])
-    a_as_b = _mistaken(records.images, a, b)
-    b_as_a = _mistaken(records.images, b, a)
+    a_as_b = mistakes.get((a, b), [])
+    b_as_a = mistakes.get((b, a), [])
     ids = a_as_b + b_as_a
     reasons = [f"{a} predicted as {b}"] * len(a_as_b)
     reasons += [f"{b} predicted as {a}"] * len(b_as_a)
@@ -352,12 +361,21 @@ def _table_queue(name, index, title, ids, kind, details) -> Queue:
     )
 
 
-def _mistaken(images: pd.DataFrame, label: str, predicted: str) -> list[int]:
-    chosen = images[
-        (images["label"] == label) & (images["predicted"].astype(str) == predicted)
-    ]
-    chosen = chosen.sort_values(["confidence", "image_id"], ascending=[False, True])
-    return [int(i) for i in chosen["image_id"]]
+def group_mistakes(images: pd.DataFrame) -> dict[tuple[str, str], list[int]]:
+    """Map (label, predicted) to the ids of those misclassified images.
+
+    Each list is ordered by the model's confidence, highest first, then by
+    image id.
+    """
+    predicted = images["predicted"].astype(str)
+    wrong = images[images["predicted"].notna() & (predicted != images["label"])]
+    wrong = wrong.assign(predicted=wrong["predicted"].astype(str))
+    wrong = wrong.sort_values(["confidence", "image_id"], ascending=[False, True])
+    groups = wrong.groupby(["label", "predicted"], sort=False)["image_id"]
+    return {
+        (str(label), str(guess)): [int(i) for i in ids]
+        for (label, guess), ids in groups
+    }
 
 
 def _property_values(records: ReviewRecords, name: str) -> np.ndarray | None:

@@ -26,6 +26,8 @@ COOKIE_NAME = "beholder_token"
 TOKEN_HEADER = b"x-beholder-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# Distinct rejected hosts, origins and clients logged before logging stops.
+MAX_LOGGED_REJECTIONS = 100
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -83,6 +85,7 @@ class AccessMiddleware:
     def __init__(self, app, *, token: str | None):
         self.app = app
         self.token = token.encode() if token else None
+        self._logged: set[tuple] = set()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -102,7 +105,7 @@ class AccessMiddleware:
     def _reject(self, scope, headers):
         host = headers.get(b"host", b"").decode("latin-1")
         if self.token is None and not is_loopback(_hostname(host)):
-            logger.warning("rejected request for Host %r without a token", host)
+            self._log_once(("host", host), "rejected request for Host %r", host)
             return (
                 400,
                 (
@@ -111,9 +114,15 @@ class AccessMiddleware:
                 ),
                 [],
             )
-        origin = headers.get(b"origin")
+        origin = headers.get(b"origin", b"").decode("latin-1") or None
         unsafe = scope["method"] not in SAFE_METHODS
-        if unsafe and origin is not None and _netloc(origin) != host:
+        if unsafe and origin is not None and urlsplit(origin).netloc != host:
+            self._log_once(
+                ("origin", origin),
+                "rejected %s from Origin %r",
+                scope["method"],
+                origin,
+            )
             return (403, "cross-origin requests may not change decisions.", [])
         if self.token is None:
             return None
@@ -121,6 +130,10 @@ class AccessMiddleware:
             return None
         if self._valid_query_token(scope):
             return None
+        client = (scope.get("client") or ("unknown",))[0]
+        self._log_once(
+            ("token", client), "rejected request without a valid token from %s", client
+        )
         return (
             401,
             (
@@ -129,6 +142,13 @@ class AccessMiddleware:
             ),
             [(b"www-authenticate", b"Bearer")],
         )
+
+    def _log_once(self, key: tuple, message: str, *args) -> None:
+        """Log a rejection once per key, so a flood of requests is one line."""
+        if key in self._logged or len(self._logged) >= MAX_LOGGED_REJECTIONS:
+            return
+        self._logged.add(key)
+        logger.warning(message, *args)
 
     def _valid_query_token(self, scope) -> bool:
         if self.token is None or scope["method"] != "GET":
@@ -189,10 +209,6 @@ def _hostname(host: str) -> str:
     if host.startswith("["):
         return host[1 : host.find("]")] if "]" in host else host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def _netloc(origin: bytes) -> str:
-    return urlsplit(origin.decode("latin-1")).netloc
 
 
 def _query_token(scope) -> str | None:

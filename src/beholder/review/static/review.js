@@ -38,6 +38,9 @@
     }
   }
 
+  // NOTE: every tab of this origin stores its outbox under one key, so a tab
+  // that saves drops the unsent entries another tab stored there. Those
+  // entries are still sent while their own tab stays open.
   function saveOutbox() {
     try {
       localStorage.setItem(OUTBOX_KEY, JSON.stringify(outbox));
