@@ -184,8 +184,18 @@ def _bias(dataset, scan, embeddings, probabilities, config, progress):
         backbone=backbone,
         n_probe_per_class=config.n_probe_per_class,
         seed=config.seed,
+        cache_dir=_cache_dir(config),
         progress=progress,
     )
+
+
+def _cache_dir(config: AuditConfig):
+    """The cache folder for this audit, or None when caching is off."""
+    from beholder.embed.cache import default_cache_dir
+
+    if config.cache_dir is None:
+        return default_cache_dir()
+    return config.cache_dir or None
 
 
 def _scan_summary(scan) -> dict:

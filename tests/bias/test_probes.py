@@ -186,3 +186,39 @@ def test_one_flip_is_not_evidence():
     flips = summarize_probes(_constructed_run(1), CLASSES)
     assert not flips["is_sensitive"].any()
     assert not flips["is_attracting"].any()
+
+
+def test_probe_cache_reproduces_run(
+    brightness_dataset, brightness_embeddings, tiny_backbone, tmp_path, monkeypatch
+):
+    paths, labels, classes = brightness_dataset
+    model = fit_probe(brightness_embeddings, labels, seed=0)
+
+    def probe_once():
+        return run_probes(
+            paths,
+            labels,
+            len(classes),
+            tiny_backbone,
+            model,
+            n_per_class=4,
+            probes=PROBES,
+            seed=0,
+            cache_dir=tmp_path / "cache",
+        )
+
+    first = probe_once()
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a cached probe run must not decode images")
+
+    monkeypatch.setattr("beholder.bias.probes.open_rgb", no_decoding)
+    second = probe_once()
+
+    np.testing.assert_allclose(
+        second.probabilities_after, first.probabilities_after, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        second.probabilities_before, first.probabilities_before, rtol=1e-6
+    )
+    pd.testing.assert_frame_equal(second.images, first.images)

@@ -170,3 +170,11 @@ def test_planted_issue_is_flagged_alone(planted, case, issue):
     assert flags.loc[row, f"is_{issue}"]
     flagged_rows = flags.index[flags[f"is_{issue}"]].tolist()
     assert flagged_rows == [row]
+
+
+def test_black_image_is_dark_and_low_information(tmp_path):
+    path = save(tmp_path / "black.png", np.zeros((60, 80, 3), dtype=np.uint8))
+    flags = run_checks(measure_images([path]), ["dark", "low_information"])
+    assert flags.loc[0, "is_dark"]
+    assert flags.loc[0, "dark_score"] == 1.0
+    assert flags.loc[0, "is_low_information"]

@@ -149,3 +149,24 @@ def test_scan_with_no_checks_has_only_duplicate_columns(split_dataset):
     result = scan_dataset(load_dataset(split_dataset), n_jobs=1, checks=[])
     assert "is_dark" not in result.issues
     assert "is_exact_duplicate" in result.issues
+
+
+def test_scan_of_one_image(tmp_path):
+    from tests.properties.conftest import save, scene
+
+    save(tmp_path / "data" / "only" / "a.png", scene(1))
+    result = scan_dataset(load_dataset(tmp_path / "data"), n_jobs=1)
+    assert len(result.issues) == 1
+    assert result.duplicates.empty
+    assert result.issues.loc[0, "duplicate_cluster"] == -1
+
+
+def test_scan_when_no_image_decodes(tmp_path):
+    for name in ("a.jpg", "b.png"):
+        path = tmp_path / "data" / "cls" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not an image")
+    result = scan_dataset(load_dataset(tmp_path / "data"), n_jobs=1)
+    assert len(result.failed) == 2
+    assert result.duplicates.empty
+    assert not result.issues["is_dark"].any()

@@ -88,6 +88,7 @@ def analyze_bias(
     n_bins: int = 4,
     min_slice_count: int = 20,
     seed: int = 0,
+    cache_dir=None,
     progress=None,
 ) -> BiasResult:
     """Find shortcuts the model may take, show where it fails, and advise augmentations.
@@ -126,6 +127,9 @@ def analyze_bias(
     seed : int, default 0
         Seeds the bootstrap, the decision trees, the probe sample and the
         probe model.
+    cache_dir : path, optional
+        Embedding cache folder for the probes' features; see
+        :func:`~beholder.bias.probes.run_probes`.
 
     Returns
     -------
@@ -188,6 +192,7 @@ def analyze_bias(
             n_per_class=n_probe_per_class,
             probes=probes,
             seed=seed,
+            cache_dir=cache_dir,
             progress=progress,
         )
         timings["probes"] = time.perf_counter() - start

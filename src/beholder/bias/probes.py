@@ -91,6 +91,7 @@ def run_probes(
     probes=None,
     batch_size: int = 48,
     seed: int = 0,
+    cache_dir=None,
     progress=None,
 ) -> ProbeRun:
     """Predict a per-class sample of images before and after each probe.
@@ -113,6 +114,10 @@ def run_probes(
         Defaults to :data:`beholder.bias.transforms.DEFAULT_PROBES`.
     seed : int, default 0
         Seeds the sample.
+    cache_dir : path, optional
+        Embedding cache folder. Features of each probed variant are stored
+        there by file content, backbone and probe, so a rerun on the same
+        files skips decoding and the forward passes.
 
     Returns
     -------
@@ -140,27 +145,38 @@ def run_probes(
         progress.stage("counterfactual probes", len(sample))
 
     start = time.perf_counter()
+    cache = _open_cache(cache_dir, backbone)
+    variant_keys = ["original"] + [f"{p.name}|{p.description}" for p in probes]
     features = _FeatureBatcher(backbone, batch_size, torch)
-    decoded_ids, failures = [], {}
+    decoded_ids, failures, cached_rows, computed = [], {}, {}, {}
     for image_id in sample:
-        try:
-            image = shrink_shorter_side(
-                open_rgb(paths[image_id], draft_size=resize), resize
-            )
-        except ImageDecodeError as error:
-            failures[int(image_id)] = error.reason
-            logger.warning("probe skipped image %d: %s", image_id, error.reason)
-        else:
+        keys = _variant_keys(cache, paths[image_id], variant_keys)
+        hits = cache.get_many(keys) if cache else {}
+        if keys and len(hits) == len(keys):
+            cached_rows[len(decoded_ids)] = [hits[k] for k in keys]
             decoded_ids.append(int(image_id))
-            features.add(transform(image))
-            for probe in probes:
-                features.add(transform(probe.apply(image)))
+        else:
+            try:
+                image = shrink_shorter_side(
+                    open_rgb(paths[image_id], draft_size=resize), resize
+                )
+            except ImageDecodeError as error:
+                failures[int(image_id)] = error.reason
+                logger.warning("probe skipped image %d: %s", image_id, error.reason)
+            else:
+                computed[len(decoded_ids)] = keys
+                decoded_ids.append(int(image_id))
+                features.add(transform(image))
+                for probe in probes:
+                    features.add(transform(probe.apply(image)))
         if progress is not None:
             progress.advance()
-    vectors = features.finish()
+    n_variants = len(probes) + 1
+    vectors = _assemble(features.finish(), cached_rows, computed, n_variants, cache)
+    if cache:
+        cache.close()
     seconds = time.perf_counter() - start
 
-    n_variants = len(probes) + 1
     probabilities = _predict(probe_model, vectors, n_classes)
     probabilities = probabilities.reshape(len(decoded_ids), n_variants, n_classes)
     image_ids = np.asarray(decoded_ids, dtype=np.int64)
@@ -182,6 +198,46 @@ def run_probes(
         n_forward=len(vectors),
         failures=failures,
     )
+
+
+def _open_cache(cache_dir, backbone):
+    if cache_dir is None:
+        return None
+    from beholder.embed.cache import EmbeddingCache
+
+    return EmbeddingCache(cache_dir, f"{backbone.cache_key}-probes")
+
+
+def _variant_keys(cache, path: str, variant_keys: list[str]) -> list[str]:
+    """Cache keys of one image's variants: its content hash and the probe."""
+    if cache is None:
+        return []
+    from beholder.embed.cache import hash_file
+
+    try:
+        digest = hash_file(path)
+    except OSError:
+        return []
+    return [f"{digest}|{key}" for key in variant_keys]
+
+
+def _assemble(fresh, cached_rows, computed, n_variants, cache) -> np.ndarray:
+    """Put cached and freshly computed variant features in sample order."""
+    n_rows = len(cached_rows) + len(computed)
+    if n_rows == 0:
+        return fresh
+    dim = fresh.shape[1] if len(fresh) else len(next(iter(cached_rows.values()))[0])
+    vectors = np.zeros((n_rows * n_variants, dim), dtype=np.float32)
+    for row, cached in cached_rows.items():
+        vectors[row * n_variants : (row + 1) * n_variants] = np.stack(cached)
+    fresh_items = {}
+    for position, (row, keys) in enumerate(sorted(computed.items())):
+        block = fresh[position * n_variants : (position + 1) * n_variants]
+        vectors[row * n_variants : (row + 1) * n_variants] = block
+        fresh_items.update(zip(keys, block))
+    if cache and fresh_items:
+        cache.put_many(fresh_items)
+    return vectors
 
 
 def shrink_shorter_side(image: Image.Image, size: int) -> Image.Image:
