@@ -50,7 +50,7 @@ import pandas as pd
 from PIL import Image
 
 from beholder.bias import analyze_bias, compute_associations
-from beholder.bias.scale import compute_content_fractions
+from beholder.properties.framing import compute_content_fractions
 from beholder.decode import open_rgb
 from beholder.embed import embed_images, load_backbone
 from beholder.embed.cache import default_cache_dir

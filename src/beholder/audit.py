@@ -164,7 +164,16 @@ def _scan(dataset, embeddings, hashes, config, progress):
         embeddings = embeddings[keep]
         hashes = [h for h, k in zip(hashes, keep) if k]
         scan = scan.for_dataset(dataset)
+    scan.issues = _with_outliers(scan.issues, embeddings, dataset.labels)
     return dataset, embeddings, hashes, scan
+
+
+def _with_outliers(issues: pd.DataFrame, embeddings, labels) -> pd.DataFrame:
+    """Add the embedding outlier score: far from every class and every neighbour."""
+    from beholder.properties.outliers import find_outliers
+
+    outliers = find_outliers(embeddings, labels).reset_index(drop=True)
+    return pd.concat([issues.reset_index(drop=True), outliers], axis=1)
 
 
 def _bias(dataset, scan, embeddings, probabilities, config, progress):
@@ -323,7 +332,7 @@ def _find(probabilities, labels, embeddings, classes):
         find_label_issues,
     )
 
-    issues = find_label_issues(probabilities, labels)
+    issues = find_label_issues(probabilities, labels, embeddings=embeddings)
     matrix = confusion_matrix(probabilities, labels, len(classes))
     pairs = find_confused_pairs(matrix, classes)
     return {"label_issues": issues, "confusion": matrix, "class_pairs": pairs}

@@ -332,5 +332,14 @@ def export(
     )
 
 
+def _register_scan() -> None:
+    from beholder.properties.cli_scan import register_scan_command
+
+    register_scan_command(app)
+
+
+_register_scan()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,8 +1,4 @@
-"""Bad command-line input must end in one error line and exit code 2.
-
-Each case below currently ends in a Python traceback and exit code 1, and
-most of them only after every image has been embedded and cross-validated.
-"""
+"""Bad command-line input must end in one error line and exit code 2, not a traceback."""
 
 from __future__ import annotations
 

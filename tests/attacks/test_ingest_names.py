@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -18,7 +19,8 @@ def test_split_lists_without_images_folder(tmp_path):
     with pytest.raises(DatasetError) as error:
         load_dataset(tmp_path)
 
-    assert "Images" in str(error.value)
+    # "TestImages.txt" alone does not count: the message must name the folder.
+    assert re.search(r"\bImages\b", str(error.value)), str(error.value)
 
 
 def test_folders_merged_by_whitespace_noted(tmp_path):

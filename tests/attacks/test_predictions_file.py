@@ -8,20 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from beholder.ingest import load_dataset
 from beholder.store import RunStore
 
 
 @pytest.fixture
-def audited(make_class_folders, tmp_path, run_cli):
-    """A dataset, and its images table from an audit with the linear probe."""
+def dataset_images(make_class_folders):
+    """A dataset, and its images table in the order the audit uses."""
     data = make_class_folders(n_classes=2, per_class=6)
-    result = run_cli(data, "--out", tmp_path / "probe-run")
-    assert result.exit_code == 0, result.output
-    return data, RunStore.open(tmp_path / "probe-run").read_table("images")
+    return data, load_dataset(data).images
 
 
-def test_npy_predictions_accepted(audited, tmp_path, run_cli):
-    data, images = audited
+def test_npy_predictions_accepted(dataset_images, tmp_path, run_cli):
+    data, images = dataset_images
     probabilities = np.full((len(images), 2), 0.5)
     path = tmp_path / "predictions.npy"
     np.save(path, probabilities)
@@ -31,12 +30,12 @@ def test_npy_predictions_accepted(audited, tmp_path, run_cli):
     assert result.exit_code == 0, result.output
 
 
-def test_logits_hint_names_real_option(audited, tmp_path, run_cli):
+def test_logits_hint_names_real_option(dataset_images, tmp_path, run_cli):
     from typer.testing import CliRunner
 
     from beholder.cli import app
 
-    data, images = audited
+    data, images = dataset_images
     logits = pd.DataFrame(
         {"relpath": images["relpath"], "class_0": 3.0, "class_1": -2.0}
     )
@@ -52,8 +51,8 @@ def test_logits_hint_names_real_option(audited, tmp_path, run_cli):
 
 
 @pytest.mark.filterwarnings("default::UserWarning")
-def test_in_sample_warning_kept_in_run(audited, tmp_path, run_cli):
-    data, images = audited
+def test_in_sample_warning_kept_in_run(dataset_images, tmp_path, run_cli):
+    data, images = dataset_images
     one_hot = pd.get_dummies(images["label"]).astype(float)
     one_hot.insert(0, "relpath", images["relpath"])
     path = tmp_path / "in_sample.csv"

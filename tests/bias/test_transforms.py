@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from beholder.bias.scale import measure_content_fraction
+from beholder.properties.framing import measure_content_fraction
 from beholder.bias.transforms import (
     DEFAULT_PROBES,
     adjust_brightness,

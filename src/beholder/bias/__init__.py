@@ -8,7 +8,7 @@ from beholder.bias.analysis import BiasResult, analyze_bias
 from beholder.bias.associations import compute_associations, compute_predictability
 from beholder.bias.probes import flip_matrices, run_probes, summarize_probes
 from beholder.bias.recommend import augmentation_pipeline, recommend_augmentations
-from beholder.bias.scale import compute_content_fractions, measure_content_fraction
+from beholder.properties.framing import compute_content_fractions, measure_content_fraction
 from beholder.bias.shortcuts import find_shortcuts
 from beholder.bias.slices import find_error_slices
 from beholder.bias.transforms import DEFAULT_PROBES, Probe

@@ -37,6 +37,10 @@ Property columns, one row per image in dataset order
     levels, measured after resizing the image so that its shorter side is
     :data:`WORKING_SIZE` pixels (smaller images are not enlarged), so values
     are comparable across image sizes.
+``content_fraction``
+    Share of the frame inside a uniform border (padding, letterboxing), in
+    0..1, from :func:`beholder.properties.framing.measure_content_fraction`
+    on the reduced image; a proxy for object scale.
 ``colourfulness``
     Hasler and Suesstrunk's colourfulness metric (Proc. SPIE 5007, 2003) on
     8-bit values: 0 for gray images, about 33 for "moderately colourful",
@@ -86,6 +90,7 @@ from PIL import Image
 
 from beholder.decode import decode_image, open_rgb
 from beholder.errors import ImageDecodeError
+from beholder.properties.framing import measure_content_fraction
 from beholder.properties.phash import (
     codes_from_frequencies,
     codes_to_hex,
@@ -145,6 +150,7 @@ NUMERIC_COLUMNS = [
     "file_size",
     *LUMINANCE_COLUMNS,
     "sharpness",
+    "content_fraction",
     *COLOUR_COLUMNS,
 ]
 PROPERTY_COLUMNS = [
@@ -184,6 +190,7 @@ class _Samples:
         self.sharpness = np.full(n, np.nan)
         self.frequencies = np.zeros((n, 64), dtype=np.float32)
         self.colour = np.zeros((n, _GRID_PIXELS, 3), dtype=np.uint8)
+        self.content_fraction = np.full(n, np.nan)
         self.has_colour = np.zeros(n, dtype=bool)
         self.formats, self.modes, self.errors = [None] * n, [None] * n, [None] * n
 
@@ -208,6 +215,11 @@ class _Samples:
         self.sharpness[i] = laplacian_variance(luminance)
         self.frequencies[i] = low_frequencies(luminance)
 
+        # Framing is measured on the same reduced image: a uniform border
+        # keeps its share of the frame when the image is scaled.
+        rgb = _resize_shorter_side(decoded.image, WORKING_SIZE)
+        self.content_fraction[i] = measure_content_fraction(rgb)
+
         if decoded.mode not in SINGLE_CHANNEL_MODES:
             self.has_colour[i] = True
             pixels = np.frombuffer(_colour_sample(decoded.image), dtype=np.uint8)
@@ -229,6 +241,7 @@ class _Samples:
         for column in LUMINANCE_COLUMNS:
             table[column] = np.where(ok, luminance[column], np.nan)
         table["sharpness"] = self.sharpness
+        table["content_fraction"] = self.content_fraction
 
         # Single-channel files have no colour: their colour columns are 0.
         colour = colour_statistics(self.colour[self.has_colour])

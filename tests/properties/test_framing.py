@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from beholder.bias.scale import compute_content_fractions, measure_content_fraction
+from beholder.properties.framing import (
+    compute_content_fractions,
+    measure_content_fraction,
+)
 
 
 def _noise(height, width, seed=0):
@@ -77,3 +80,23 @@ def test_compute_from_files_marks_failures(tmp_path):
     fractions = compute_content_fractions([str(good), str(bad)])
     assert fractions[0] == pytest.approx(0.25, abs=0.02)
     assert np.isnan(fractions[1])
+
+
+def test_property_table_measures_framing(tmp_path):
+    from PIL import Image
+
+    from beholder.properties import compute_properties
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    canvas = np.full((240, 320, 3), 200, dtype=np.uint8)
+    canvas[60:180, 80:240] = photo
+    Image.fromarray(photo).save(tmp_path / "full.png")
+    Image.fromarray(canvas).save(tmp_path / "padded.png")
+
+    table = compute_properties(
+        [tmp_path / "full.png", tmp_path / "padded.png"], n_jobs=1
+    )
+
+    assert table["content_fraction"].iloc[0] > 0.95
+    assert abs(table["content_fraction"].iloc[1] - 0.25) < 0.05
