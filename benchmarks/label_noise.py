@@ -18,6 +18,9 @@ Noise types:
   most often predicted as in a cross-validated confusion matrix of the
   original labels (for scene15 this sends Bedroom to LivingRoom).
 
+Methods: beholder's ensemble with its defaults, the ensemble with the
+setting an earlier tuning rule chose (``k=50``, weight 0.1, combined
+score), confident learning alone, the kNN consensus alone, and cleanlab.
 cleanlab (AGPL) is a benchmark peer only and is imported here, never in
 ``src/``. Its ranking is ``cleanlab.rank.get_label_quality_scores`` with its
 default method and its flagged set is ``cleanlab.filter.find_label_issues``

@@ -68,7 +68,9 @@ def test_audit_finds_planted_label_error(make_class_folders, tmp_path, config):
     )
     planted = table[table["relpath"] == "class_2/planted.png"].iloc[0]
     assert planted["rank"] <= 3
-    assert planted["suggested"] == "class_0"
+    # The tiny backbone has random weights, so its nearest neighbours carry
+    # no meaning; the linear probe's out-of-sample prediction does.
+    assert planted["predicted"] == "class_0"
 
 
 def test_audit_escapes_names_in_report(tmp_path, config):

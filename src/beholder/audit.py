@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -14,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from beholder import __version__
-from beholder.errors import DatasetError
+from beholder.errors import DatasetError, StoreError
 from beholder.ingest import Dataset, load_dataset
 from beholder.progress import NullProgress, Progress
-from beholder.store import RunStore
+from beholder.store import RunStore, create_engine
+from beholder.store.run import DB_FILENAME, META_FILENAME
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +98,18 @@ def run_audit(
     with timer.stage("ingest"):
         dataset = _ingest(source, config)
         _check_usable(dataset, source)
+        out = check_output_folder(out, dataset.root)
+        _check_database(config.database_url)
+    staging = _staging_folder(out)
+    try:
+        return _run_stages(source, out, staging, dataset, config, progress, timer)
+    except BaseException:
+        # An interrupted or failed audit leaves the earlier run untouched.
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _run_stages(source, out, staging, dataset, config, progress, timer):
     with timer.stage("verify"):
         from beholder.ingest.verify import verify_images
 
@@ -134,7 +149,7 @@ def run_audit(
             "notes": bias.notes,
         }
     with timer.stage("store"):
-        store = RunStore(out, database_url=config.database_url)
+        store = RunStore(staging, database_url=config.database_url)
         _store(store, dataset, embeddings, hashes, probabilities, findings)
         store.write_table("image_notes", _notes_for_images(image_notes, dataset))
         if scan is not None:
@@ -148,7 +163,106 @@ def run_audit(
         write_report(store)
     store.write_meta(_meta(source, config, dataset, summary, timer.seconds))
     store.close()
-    return AuditResult(run_dir=store.run_dir, summary=summary, timings=timer.seconds)
+    replace_run_folder(staging, out)
+    return AuditResult(run_dir=out, summary=summary, timings=timer.seconds)
+
+
+def check_output_folder(out, dataset_root) -> Path:
+    """Return the absolute run folder, or raise StoreError if it cannot be one.
+
+    A run folder must not be a file, lie inside the dataset (its files would
+    be read as images next time), or be a folder of other files, which an
+    audit would overwrite.
+    """
+    out = Path(out).expanduser().absolute()
+    for parent in [out, *out.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise StoreError(
+                f"--out {out}: {parent} is a file. Give a new or empty folder."
+            )
+    root = Path(dataset_root).resolve()
+    resolved = out.resolve()
+    if resolved == root or root in resolved.parents:
+        raise StoreError(
+            f"--out {out} is inside the dataset {root}; its files would be read "
+            "as images by the next audit. Choose a folder outside the dataset."
+        )
+    if out.is_dir() and any(out.iterdir()) and not (out / META_FILENAME).is_file():
+        raise StoreError(
+            f"--out {out} contains files and is not a beholder run folder. "
+            "Choose a new or empty folder."
+        )
+    return out
+
+
+def _check_database(url: str | None) -> None:
+    """Connect once to the database URL, so a bad one fails before any work."""
+    if not url:
+        return
+    import sqlalchemy
+
+    try:
+        engine = create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as error:
+        raise StoreError(
+            f"Cannot use database URL {url!r}: {str(error).splitlines()[0]}. "
+            "Give a SQLAlchemy URL such as sqlite:///runs/x.db or "
+            "postgresql+psycopg://user@127.0.0.1/beholder."
+        ) from error
+
+
+def _staging_folder(out: Path) -> Path:
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def replace_run_folder(staging: Path, out: Path) -> None:
+    """Move a finished run into place; keep an older run that has decisions.
+
+    A run folder whose review journal holds decisions is renamed to
+    ``OUT.previous-<timestamp>`` instead of being deleted, because reviewer
+    decisions are never thrown away.
+    """
+    if out.exists():
+        if _has_decisions(out):
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            kept = out.with_name(f"{out.name}.previous-{stamp}")
+            out.rename(kept)
+            logger.warning("kept the earlier run with review decisions at %s", kept)
+        else:
+            shutil.rmtree(out)
+    staging.rename(out)
+
+
+def _has_decisions(run_dir: Path) -> bool:
+    import sqlite3
+
+    from beholder.review.journal import TABLE_NAME as JOURNAL_TABLE
+
+    database = run_dir / DB_FILENAME
+    if not database.is_file():
+        return False
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            row = connection.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name=?",
+                (JOURNAL_TABLE,),
+            ).fetchone()
+            if row is None:
+                return False
+            count = connection.execute(f"SELECT COUNT(*) FROM {JOURNAL_TABLE}")
+            return count.fetchone()[0] > 0
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        # An unreadable database may still hold decisions: keep it.
+        return True
 
 
 def _scan(dataset, embeddings, hashes, config, progress):
@@ -249,10 +363,13 @@ def _ingest(source, config: AuditConfig) -> Dataset:
 def _check_usable(dataset: Dataset, source) -> None:
     if dataset.n_images == 0:
         counts = dataset.ledger_summary()
+        reasons = ", ".join(
+            f"{count} {reason}" for reason, count in counts["flagged_by_reason"].items()
+        )
         raise DatasetError(
             f"{source}: none of the {counts['given']} files could be used "
-            f"({counts['flagged_by_reason']}). Check that the folder contains "
-            "images inside class folders."
+            f"({reasons}). Check that the folder contains images inside class "
+            "folders."
         )
     if len(dataset.classes) < 2:
         raise DatasetError(
@@ -280,6 +397,7 @@ def _embed(dataset: Dataset, config: AuditConfig, progress: Progress):
     by_path = dict(zip(dataset.images["path"], dataset.images["relpath"]))
     failures = {by_path[path]: reason for path, reason in result.failures.items()}
     dataset = dataset.flag(failures, stage="decode")
+    dataset.images["content_hash"] = result.content_hashes
     return dataset, result.vectors, result.content_hashes
 
 
@@ -308,6 +426,7 @@ def _predict(dataset, embeddings, config, progress):
         n_folds=config.n_folds,
         seed=config.seed,
         cache_dir=cache_dir or None,
+        groups=dataset.images["content_hash"].tolist(),
         progress=progress,
     )
     notes = [_name_classes(note, dataset.classes) for note in result.notes]

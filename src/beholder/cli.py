@@ -7,6 +7,7 @@ bars go to stderr and ``--no-progress`` turns them off.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Optional
@@ -46,6 +47,27 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+# Line and paragraph separators and bidirectional overrides, which would
+# break a table row or reorder the text around them in a terminal.
+_LAYOUT_CHARACTERS = {"\u2028", "\u2029", *map(chr, range(0x202A, 0x202F))}
+_LAYOUT_CHARACTERS |= set(map(chr, range(0x2066, 0x206A)))
+
+
+def _printable(text) -> str:
+    """Escape Rich markup and show control characters as Python escapes (``\\n``).
+
+    Class names, file names and reasons come from the dataset, so a newline
+    in a folder name must not split a table row.
+    """
+    shown = "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) == "Cc" or char in _LAYOUT_CHARACTERS
+        else char
+        for char in str(text)
+    )
+    return _escape(shown)
 
 
 @app.callback()
@@ -101,7 +123,9 @@ def audit(
     folds: int = typer.Option(
         5, min=2, help="Cross-validation folds of the linear probe."
     ),
-    seed: int = typer.Option(0, help="Seed for folds and solvers; stored in the run."),
+    seed: int = typer.Option(
+        0, min=0, max=2**32 - 1, help="Seed for folds and solvers; stored in the run."
+    ),
     batch_size: int = typer.Option(64, min=1, help="Images per forward pass."),
     workers: int = typer.Option(
         0, min=0, help="Decoding processes beside the model's."
@@ -175,40 +199,24 @@ def _print_summary(result) -> None:
         f"{summary['n_classes']} classes."
     )
     for reason, count in ledger["flagged_by_reason"].items():
-        stdout.print(f"  flagged: {count} × {_escape(str(reason))}")
+        stdout.print(f"  flagged: {count} × {_printable(reason)}")
     stdout.print(
         f"Out-of-sample accuracy [bold]{summary['accuracy']:.3f}[/] "
         f"({_escape(summary['prediction_source'])})."
     )
     for note in summary["notes"]:
-        stdout.print(f"[yellow]note:[/] {_escape(note)}")
+        stdout.print(f"[yellow]note:[/] {_printable(note)}")
 
     store = RunStore.open(result.run_dir)
-    issues = store.read_table("label_issues").sort_values("rank").head(10)
-    images = store.read_table("images").set_index("image_id")
-    table = Table(
-        title=f"Top suspected label errors ({summary['n_label_issues']} in all)"
-    )
-    for column in ("rank", "image", "given", "suggested", "score"):
-        table.add_column(column)
-    for row in issues.itertuples():
-        image = images.loc[row.image_id]
-        table.add_row(
-            str(row.rank),
-            _escape(image.relpath),
-            _escape(image.label),
-            _escape(row.suggested),
-            f"{row.label_issue_score:.2f}",
-        )
-    stdout.print(table)
+    stdout.print(_suspects_table(store, summary["n_label_issues"]))
 
     pairs = Table(title="Most-confused class pairs")
     for column in ("class A", "class B", "A as B", "B as A", "overlap"):
         pairs.add_column(column)
     for pair in store.read_table("class_pairs").head(5).itertuples():
         pairs.add_row(
-            _escape(pair.class_a),
-            _escape(pair.class_b),
+            _printable(pair.class_a),
+            _printable(pair.class_b),
             str(pair.n_a_as_b),
             str(pair.n_b_as_a),
             f"{100 * pair.overlap:.1f}%",
@@ -217,6 +225,38 @@ def _print_summary(result) -> None:
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     stdout.print(f"Stages: {timings}")
     stdout.print(f"Report: [bold]{result.report_path}[/]")
+
+
+def _suspects_table(store, n_flagged: int, *, n_rows: int = 10) -> Table:
+    """Build the table of the top flagged label issues (``is_label_issue``)."""
+    issues = store.read_table("label_issues")
+    flagged = issues[issues["is_label_issue"].astype(bool)]
+    top = flagged.sort_values("rank").head(n_rows)
+    images = store.read_table("images").set_index("image_id")
+    if not len(flagged):
+        caption = "No image is flagged as a label issue."
+    elif len(flagged) > len(top):
+        caption = (
+            f"Showing {len(top)} of {len(flagged)}. All are in label_issues.parquet "
+            "in the run folder (column is_label_issue)."
+        )
+    else:
+        caption = None
+    table = Table(
+        title=f"Top suspected label errors ({n_flagged} in all)", caption=caption
+    )
+    for column in ("rank", "image", "given", "suggested", "score"):
+        table.add_column(column)
+    for row in top.itertuples():
+        image = images.loc[row.image_id]
+        table.add_row(
+            str(row.rank),
+            _printable(image.relpath),
+            _printable(image.label),
+            _printable(row.suggested),
+            f"{row.label_issue_score:.2f}",
+        )
+    return table
 
 
 @app.command()

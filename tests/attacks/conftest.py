@@ -14,10 +14,14 @@ def run_cli(tiny_backbone_file):
     runner = CliRunner()
 
     def run(*args: str):
-        # The defaults come first, so that a test's own --backbone wins.
+        # The defaults come first, so that a test's own --backbone wins. The
+        # property scan and bias analysis are off because they take most of
+        # the time and no attack test looks at their output.
         command = [
             "audit",
             "--no-progress",
+            "--no-scan",
+            "--no-bias",
             "--backbone",
             str(tiny_backbone_file),
             "--folds",

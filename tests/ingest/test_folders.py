@@ -233,7 +233,7 @@ def test_class_of_only_hidden_files_noted_at_load(tmp_path, files):
     (tmp_path / "dog" / "Thumbs.db").parent.mkdir()
     (tmp_path / "dog" / "Thumbs.db").write_bytes(b"x")
     dataset = load_dataset(tmp_path)
-    assert "class 'dog' has no usable image (1 files flagged)" in dataset.notes
+    assert "class 'dog' has no usable image (1 file flagged)" in dataset.notes
 
 
 def test_single_image_class_recorded(tmp_path, files):

@@ -66,7 +66,7 @@ def test_unlisted_file_accounted(tmp_path, files):
     summary = dataset.ledger_summary()
     assert summary["given"] == 6
     assert summary["given"] == summary["read"] + summary["flagged"]
-    assert "1 files under the root are in no split list" in dataset.notes
+    assert "1 file under the root is in no split list" in dataset.notes
 
 
 def test_lists_not_in_ledger(tmp_path, files):
@@ -142,7 +142,7 @@ def test_class_folder_without_listed_images(tmp_path, files):
     (root / "Images" / "empty").mkdir()
     dataset = load_dataset(root)
     assert dataset.declared_classes == ["bar", "empty", "kitchen", "mall", "zoo"]
-    assert "class 'zoo' has no usable image (1 files flagged)" in dataset.notes
+    assert "class 'zoo' has no usable image (1 file flagged)" in dataset.notes
     assert "class 'empty' has no usable image (0 files flagged)" in dataset.notes
 
 

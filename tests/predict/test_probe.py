@@ -124,3 +124,13 @@ def test_folds_cover_every_image_once(sizes, n_folds, seed):
     for label, size in enumerate(sizes):
         # Every class is spread over min(size, n_folds) folds.
         assert len(np.unique(folds[labels == label])) == min(size, n_folds)
+
+
+def test_groups_share_a_fold_across_classes():
+    labels = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+    groups = ["a", "a", "b", "a", "c", "d", "e", "e"]
+
+    folds, _ = assign_folds(labels, n_folds=3, seed=0, groups=groups)
+
+    assert folds[0] == folds[1] == folds[3]
+    assert folds[6] == folds[7]

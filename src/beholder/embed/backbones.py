@@ -12,8 +12,9 @@ any timm model name
     from the Hugging Face cache. Beholder never downloads at run time unless
     ``allow_download=True``; a missing file raises :class:`BackboneError`.
 a checkpoint file
-    A whole pickled ``torch.nn.Module``, or a dict with the timm model name
-    under ``"arch"`` and the weights under ``"state_dict"``.
+    A dict with the timm model name under ``"arch"`` and the weights under
+    ``"state_dict"``. It is read with ``weights_only=True``, so a pickled
+    ``torch.nn.Module`` (which could run code when loaded) is rejected.
 """
 
 from __future__ import annotations
@@ -141,11 +142,19 @@ def _load_timm(timm, name: str, weights, allow_download: bool):
         path = Path(weights).expanduser()
         if not path.is_file():
             raise BackboneError(f"Weight file {path} does not exist.")
-        model = timm.create_model(
-            name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}
-        )
+        try:
+            model = timm.create_model(
+                name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}
+            )
+        except Exception as error:  # noqa: BLE001 - any failure means a bad file
+            raise BackboneError(
+                f"Weight file {path} could not be loaded into '{name}': "
+                f"{_first_line(error)}. Check that the file holds weights for "
+                "this architecture (a state dict saved with torch.save, or "
+                "safetensors)."
+            ) from error
         model.reset_classifier(0)
-        return model, f"{path.name}:{path.stat().st_size}"
+        return model, f"{path.name}:{_file_digest(path)}"
     if not allow_download and not _in_hub_cache(timm, name):
         raise BackboneError(
             f"No local weights for backbone '{name}', and beholder does not "
@@ -182,22 +191,47 @@ def _load_checkpoint(timm, path: Path):
     path = path.expanduser()
     if not path.is_file():
         raise BackboneError(f"Checkpoint {path} does not exist.")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    if isinstance(checkpoint, torch.nn.Module):
-        model = checkpoint
-        name = type(model).__name__
-    elif isinstance(checkpoint, dict) and "arch" in checkpoint:
+    try:
+        # weights_only=True never runs code from the pickle, so a checkpoint
+        # from an untrusted source cannot execute anything here.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any failure means a bad file
+        raise BackboneError(
+            f"Checkpoint {path} could not be read as tensors "
+            f"({_first_line(error)}). Save it as "
+            "torch.save({'arch': MODEL_NAME, 'state_dict': model.state_dict()}, "
+            "PATH), or use --backbone MODEL_NAME --weights FILE."
+        ) from error
+    if isinstance(checkpoint, dict) and "arch" in checkpoint:
         name = checkpoint["arch"]
         model = _model_from_state(timm, name, checkpoint, path)
-    else:
+    elif isinstance(checkpoint, dict):
         raise BackboneError(
             f"Checkpoint {path} is a bare state dict, so its architecture is "
             "unknown. Use --backbone MODEL_NAME --weights FILE instead."
         )
+    else:
+        raise BackboneError(
+            f"Checkpoint {path} holds a {type(checkpoint).__name__}, not a dict "
+            "with 'arch' and 'state_dict'. Save it in that form."
+        )
     if hasattr(model, "reset_classifier"):
         model.reset_classifier(0)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return model, name, f"{path.name}:{digest}"
+    return model, name, f"{path.name}:{_file_digest(path)}"
+
+
+def _file_digest(path: Path) -> str:
+    """Hash a weight file's content, so that the cache key changes with it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
 
 
 def _model_from_state(timm, name: str, checkpoint: dict, path: Path):
@@ -209,7 +243,7 @@ def _model_from_state(timm, name: str, checkpoint: dict, path: Path):
         )
     try:
         model = timm.create_model(name, pretrained=False)
-    except RuntimeError as error:
+    except (RuntimeError, ValueError) as error:
         raise BackboneError(
             f"Checkpoint {path}: unknown architecture {name!r}."
         ) from error

@@ -28,6 +28,7 @@ from beholder.ingest.manifest import MANIFEST_SUFFIXES, load_manifest
 from beholder.ingest.names import canonical_split
 from beholder.ingest.splitlists import (
     SPLIT_LIST_PATTERN,
+    find_split_lists,
     is_split_list_layout,
     load_split_lists,
 )
@@ -98,6 +99,8 @@ def load_dataset(
         dataset = load_split_lists(path)
     else:
         dataset = load_folders(path, layout=layout if layout != "auto" else None)
+        if layout == "auto":
+            _check_unread_split_lists(dataset, path)
 
     if split is not None:
         dataset = _select_split(dataset, split)
@@ -150,6 +153,36 @@ def _resolve_layout(path: Path, layout: str | None) -> str:
         f"({', '.join(MANIFEST_SUFFIXES)}). Give a folder of class folders or a "
         "manifest."
     )
+
+
+def _check_unread_split_lists(dataset: Dataset, root: Path) -> None:
+    """Explain split lists at ``root`` that were not read because ``Images/`` is missing.
+
+    Raises a DatasetError when the class-folder reading found no usable image,
+    because then the lists were most likely meant (MIT Indoor-67 unpacked
+    without its image archive). Otherwise adds a note to ``dataset``.
+    """
+    images_dir, lists = find_split_lists(root)
+    if images_dir is not None or not lists:
+        return
+    names = ", ".join(p.name for p in lists)
+    layout = (
+        "The split-list layout reads each list entry CLASS/FILE as "
+        f"{root / 'Images'}/CLASS/FILE."
+    )
+    if not dataset.n_images:
+        raise DatasetError(
+            f"{root} contains split lists ({names}) but no Images/ folder. "
+            f"{layout} Create the Images/ folder there and move or extract the "
+            "class folders into it (for MIT Indoor-67, unpack the image archive "
+            "beside the lists)."
+        )
+    note = (
+        f"split lists ({names}) were not read because {root} has no Images/ "
+        f"folder, so the class folders were read without splits. {layout} "
+        "Move the class folders into Images/ to use the lists."
+    )
+    dataset.add_notes([note])
 
 
 def _select_split(dataset: Dataset, split: str) -> Dataset:

@@ -225,7 +225,8 @@ def class_notes(dataset: Dataset, *, before=None, when: str = "") -> list[str]:
         if before is not None and int(before.get(name, 0)) == n_now:
             continue
         if n_now == 0:
-            detail = f"{int(n_flagged.get(name, 0))} files flagged"
+            count = int(n_flagged.get(name, 0))
+            detail = f"{count} {'file' if count == 1 else 'files'} flagged"
             notes.append(f"class '{name}' has no usable image{suffix} ({detail})")
         elif n_now == 1:
             notes.append(f"class '{name}' has a single image{suffix}")

@@ -28,7 +28,12 @@ from beholder.ingest.dataset import (
     make_images,
     make_ledger,
 )
-from beholder.ingest.names import SPLIT_NAMES, normalize_label, printable_path
+from beholder.ingest.names import (
+    SPLIT_NAMES,
+    merged_label_notes,
+    normalize_label,
+    printable_path,
+)
 from beholder.ingest.walk import FoundFile, is_hidden_or_system, walk_files
 
 logger = logging.getLogger(__name__)
@@ -58,7 +63,10 @@ def load_folders(root: str | Path, *, layout: str | None = None) -> Dataset:
     has_splits = _has_splits(root, layout)
 
     images, ledger = [], []
+    skipped_links: dict[str, str] = {}
     for found in walk_files(root):
+        if _is_skipped_link(found, has_splits):
+            skipped_links[found.relpath] = found.reason
         split, label, reason = _place(found, has_splits)
         ledger.append(
             ledger_row(found.relpath, str(found.path), reason, label=label, split=split)
@@ -73,7 +81,8 @@ def load_folders(root: str | Path, *, layout: str | None = None) -> Dataset:
                 }
             )
 
-    class_folders = _class_folders(root, has_splits)
+    found_folders = _class_folders(root, has_splits, skipped_links)
+    class_folders = [(split, label) for split, _, label in found_folders]
     if not ledger:
         raise DatasetError(_no_files_message(root, class_folders))
 
@@ -85,7 +94,9 @@ def load_folders(root: str | Path, *, layout: str | None = None) -> Dataset:
         source=str(root),
         declared_classes=sorted({label for _, label in class_folders}),
     )
+    dataset.add_notes(_skipped_link_notes(skipped_links))
     dataset.add_notes(_empty_folder_notes(class_folders, ledger, has_splits))
+    dataset.add_notes(merged_label_notes(name for _, name, _ in found_folders))
     dataset.add_notes(_name_notes(dataset))
     dataset.add_notes(class_notes(dataset))
     return dataset
@@ -140,15 +151,53 @@ def _visible_folders(folder: Path) -> list[Path]:
     return folders
 
 
-def _class_folders(root: Path, has_splits: bool) -> list[tuple[str | None, str]]:
-    """Return ``(split, class name)`` for every visible class folder."""
+def _class_folders(
+    root: Path, has_splits: bool, skipped_links: dict[str, str]
+) -> list[tuple[str | None, str, str]]:
+    """Return ``(split, folder name, class name)`` for every visible class folder.
+
+    Folders in ``skipped_links`` (relative paths of linked folders that the
+    walk did not enter), and class folders inside them, are left out: their
+    files are read under another name, or they loop.
+    """
     if not has_splits:
-        return [(None, normalize_label(p.name)) for p in _visible_folders(root)]
-    pairs = []
+        return [
+            (None, p.name, normalize_label(p.name))
+            for p in _visible_folders(root)
+            if p.name not in skipped_links
+        ]
+    triples = []
     for split_folder in _visible_folders(root):
+        if split_folder.name in skipped_links:
+            continue
         for class_folder in _visible_folders(split_folder):
-            pairs.append((split_folder.name, normalize_label(class_folder.name)))
-    return [(split, label) for split, label in pairs if label]
+            if f"{split_folder.name}/{class_folder.name}" in skipped_links:
+                continue
+            label = normalize_label(class_folder.name)
+            triples.append((split_folder.name, class_folder.name, label))
+    return [triple for triple in triples if triple[2]]
+
+
+def _is_skipped_link(found: FoundFile, has_splits: bool) -> bool:
+    """Return True for a linked split or class folder that the walk did not enter.
+
+    The walk flags a link to a folder it already read, or to one of its own
+    ancestors, as a single entry. Such a folder is not a class of its own.
+    """
+    depth = 3 if has_splits else 2
+    if not found.reason or len(found.parts) >= depth:
+        return False
+    try:
+        return found.path.is_symlink() and found.path.is_dir()
+    except OSError:
+        return False
+
+
+def _skipped_link_notes(skipped_links: dict[str, str]) -> list[str]:
+    return [
+        f"linked folder '{relpath}' was not read as a class ({reason})"
+        for relpath, reason in sorted(skipped_links.items())
+    ]
 
 
 def _place(found: FoundFile, has_splits: bool):

@@ -36,6 +36,42 @@ def normalize_label(name: str) -> str:
     return unicodedata.normalize("NFC", str(name)).strip()
 
 
+def merged_label_notes(names) -> list[str]:
+    """Return a note for every set of distinct ``names`` that one class label merges.
+
+    ``names`` are class folder names as found on disk (``"cat"`` and
+    ``"cat "``, or ``"café"`` in NFC and in NFD). :func:`normalize_label`
+    makes each such set one class, and the note names every spelling with
+    ``repr`` so that white space and control characters are visible.
+    """
+    by_label: dict[str, set[str]] = {}
+    for name in names:
+        label = normalize_label(name)
+        if label:
+            by_label.setdefault(label, set()).add(name)
+    notes = []
+    for label, spellings in sorted(by_label.items()):
+        if len(spellings) < 2:
+            continue
+        ordered = sorted(spellings)
+        quoted = ", ".join(repr(name) for name in ordered)
+        notes.append(
+            f"class folders {quoted} were merged into class {label!r} because their "
+            f"names differ only by {_name_difference(ordered)}"
+        )
+    return notes
+
+
+def _name_difference(names: list[str]) -> str:
+    stripped = {name.strip() for name in names}
+    if len(stripped) == 1:
+        return "surrounding white space"
+    composed = {unicodedata.normalize("NFC", name) for name in names}
+    if len(composed) == 1:
+        return "Unicode normalization (NFC and NFD spellings of the same name)"
+    return "surrounding white space and Unicode normalization (NFC and NFD)"
+
+
 def printable_path(text: str) -> tuple[str, bool]:
     """Return ``text`` safe to store as UTF-8, and whether it was already valid.
 

@@ -34,6 +34,7 @@ from beholder.ingest.names import (
     canonical_split,
     file_problem,
     find_file,
+    merged_label_notes,
     normalize_label,
     printable_path,
     relative_to_root,
@@ -209,7 +210,8 @@ class _ListReader:
                 self.labels.add(label)
 
     def dataset(self, lists: list[Path]) -> Dataset:
-        for folder in _class_folders(self.images_dir):
+        class_folders = _class_folders(self.images_dir)
+        for folder in class_folders:
             self.labels.add(normalize_label(folder.name))
         self.labels.discard("")
         dataset = Dataset(
@@ -225,6 +227,7 @@ class _ListReader:
             for p in lists
         )
         dataset.add_notes([f"split lists: {described}"])
+        dataset.add_notes(merged_label_notes(folder.name for folder in class_folders))
         dataset.add_notes(_flag_notes(dataset))
         dataset.add_notes(class_notes(dataset))
         return dataset
@@ -266,12 +269,15 @@ def _flag_notes(dataset: Dataset) -> list[str]:
     for listed_at in listed["listed_at"]:
         name, line = listed_at.rsplit(":", 1)
         lines_by_list[name].append(line)
-    notes = [
-        f"{name}: {len(lines)} entries flagged, on lines {', '.join(lines[:10])}"
-        + (" ..." if len(lines) > 10 else "")
-        for name, lines in sorted(lines_by_list.items())
-    ]
+    notes = []
+    for name, lines in sorted(lines_by_list.items()):
+        entries = "entry" if len(lines) == 1 else "entries"
+        where = "line" if len(lines) == 1 else "lines"
+        shown = ", ".join(lines[:10]) + (" ..." if len(lines) > 10 else "")
+        notes.append(f"{name}: {len(lines)} {entries} flagged, on {where} {shown}")
     unlisted = flagged[flagged["listed_at"].isna()]
-    if len(unlisted):
+    if len(unlisted) == 1:
+        notes.append("1 file under the root is in no split list")
+    elif len(unlisted):
         notes.append(f"{len(unlisted)} files under the root are in no split list")
     return notes

@@ -19,6 +19,7 @@ def write_report(store, *, n_suspects: int | None = None) -> Path:
     parts = [
         sections.summary_section(store, meta),
         sections.suspects_section(store, meta, n_suspects=n_suspects),
+        sections.unflagged_section(store, meta),
         sections.pairs_section(store, meta),
         sections.confusion_section(store, meta),
         sections.bias_section(store, meta),

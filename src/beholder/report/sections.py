@@ -41,7 +41,7 @@ See <a href="#ledger">the file ledger</a> for each file and the reason.</p>
 <tr><td>files flagged</td><td>{{ ledger.flagged }}</td></tr>
 <tr><td>classes</td><td>{{ summary.n_classes }}</td></tr>
 <tr><td>out-of-sample accuracy</td><td>{{ "%.3f" | format(summary.accuracy) }}</td></tr>
-<tr><td>likely label errors (suggested label beats given)</td><td>{{ summary.n_label_issues }}</td></tr>
+<tr><td>flagged label issues</td><td>{{ summary.n_label_issues }}</td></tr>
 </table>
 <p class="muted">Predictions: {{ summary.prediction_source }}; backbone {{ config.backbone }}; seed {{ config.seed }}.</p>
 {% for note in summary.notes %}<p class="warn">{{ note }}</p>{% endfor %}
@@ -56,14 +56,13 @@ def summary_section(store, meta) -> Section:
     return Section("summary", "Summary", html)
 
 
-SUSPECTS = """
-<p>Ranked by label-issue score: the out-of-sample model puts more probability on
-another class than on the given one. Look at each image as if you were the model.</p>
+SUSPECT_CARDS = """
 <div class="grid">
 {% for row in rows %}
 <div class="card">
 {% if row.thumb %}<img src="{{ row.thumb }}" alt="{{ row.relpath }}">{% endif %}
 <div>#{{ row.rank }} · score {{ "%.2f" | format(row.score) }}</div>
+<div>{% if row.flagged %}<span class="given">flagged</span>{% else %}<span class="muted">not flagged</span>{% endif %}</div>
 <div>given <span class="given">{{ row.label }}</span></div>
 <div>suggested <span class="suggested">{{ row.suggested }}</span></div>
 <div class="path">{{ row.relpath }}</div>
@@ -72,29 +71,75 @@ another class than on the given one. Look at each image as if you were the model
 </div>
 """
 
+SUSPECTS = (
+    """
+{% if n_flagged %}
+<p>The {{ n_flagged }} images flagged as label issues, ranked by label-issue score
+(higher is more suspect).
+{% if rows | length < n_flagged %}The top {{ rows | length }} are shown; all are in
+label_issues.parquet (column is_label_issue).{% endif %}
+Look at each image as if you were the model.</p>
+{% else %}
+<p>No image is flagged as a label issue.</p>
+{% endif %}
+"""
+    + SUSPECT_CARDS
+)
+
+UNFLAGGED = (
+    """
+<p>These images are <b>not flagged</b>: they are the highest-ranked images by
+label-issue score that the pruning rule did not flag. The rule flags only as many
+images as it estimates have wrong labels. They are shown for context, not as
+suspected errors.</p>
+"""
+    + SUSPECT_CARDS
+)
+
 
 def suspects_section(store, meta, *, n_suspects: int) -> Section:
-    images = store.read_table("images")
-    issues = store.read_table("label_issues").sort_values("rank").head(n_suspects)
-    merged = issues.merge(
-        images[["image_id", "path", "relpath", "label"]], on="image_id"
+    """Show the flagged label issues (``is_label_issue``), at most ``n_suspects``."""
+    issues = store.read_table("label_issues")
+    flagged = issues[issues["is_label_issue"].astype(bool)]
+    rows = _suspect_cards(store, flagged, n_suspects)
+    if len(flagged):
+        title = f"Top {len(rows)} suspected label errors ({len(flagged)} flagged)"
+    else:
+        title = "Suspected label errors: none flagged"
+    html = render(SUSPECTS, rows=rows, n_flagged=len(flagged))
+    return Section("suspects", title, html)
+
+
+def unflagged_section(store, meta, *, n_images: int = 12) -> Section | None:
+    """Show the images ranked next after the flagged ones, marked as not flagged."""
+    issues = store.read_table("label_issues")
+    unflagged = issues[~issues["is_label_issue"].astype(bool)]
+    rows = _suspect_cards(store, unflagged, n_images)
+    if not rows:
+        return None
+    return Section(
+        "next-by-score",
+        "Next images by label-issue score, not flagged",
+        render(UNFLAGGED, rows=rows),
     )
-    rows = [
+
+
+def _suspect_cards(store, issues: pd.DataFrame, n: int) -> list[dict]:
+    images = store.read_table("images")
+    top = issues.sort_values("rank").head(n)
+    merged = top.merge(images[["image_id", "path", "relpath", "label"]], on="image_id")
+    return [
         {
             "thumb": thumbnail_uri(r.path),
             "rank": int(r.rank),
             "score": float(r.label_issue_score),
+            "flagged": bool(r.is_label_issue),
             "label": r.label,
             "suggested": r.suggested,
             "relpath": r.relpath,
         }
         for r in merged.itertuples()
     ]
-    return Section(
-        "suspects",
-        f"Top {len(rows)} suspected label errors",
-        render(SUSPECTS, rows=rows),
-    )
 
 
 PAIRS = """
