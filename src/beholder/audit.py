@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -44,6 +45,7 @@ class AuditConfig:
     num_workers: int = 0
     cache_dir: str | None = None  # None: default cache; "" disables caching
     predictions: str | None = None
+    from_logits: bool = False  # apply a softmax to the imported predictions
     database_url: str | None = None
     n_report_suspects: int = 40
     scan: bool = True  # image properties, issue checks, duplicates
@@ -406,14 +408,24 @@ def _predict(dataset, embeddings, config, progress):
     if config.predictions:
         from beholder.predict.external import load_predictions
 
-        probabilities = load_predictions(
-            config.predictions, dataset.classes, dataset.n_images, images=dataset.images
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            probabilities = load_predictions(
+                config.predictions,
+                dataset.classes,
+                dataset.n_images,
+                images=dataset.images,
+                labels=labels,
+                from_logits=config.from_logits,
+            )
+        notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        for note in notes:
+            logger.warning("%s", note)
         accuracy = float((probabilities.argmax(axis=1) == labels).mean())
         return probabilities, {
-            "source": str(config.predictions),
+            "source": str(Path(config.predictions).expanduser().resolve()),
             "accuracy": accuracy,
-            "notes": [],
+            "notes": notes,
         }
     from beholder.embed.cache import default_cache_dir
     from beholder.predict import cross_val_probabilities

@@ -120,6 +120,11 @@ def audit(
         None,
         help="Your own out-of-sample probabilities (CSV, Parquet or .npy) instead of the linear probe.",
     ),
+    from_logits: bool = typer.Option(
+        False,
+        "--from-logits",
+        help="The --predictions file holds logits: apply a softmax per row.",
+    ),
     folds: int = typer.Option(
         5, min=2, help="Cross-validation folds of the linear probe."
     ),
@@ -171,6 +176,7 @@ def audit(
         num_workers=workers,
         cache_dir="" if no_cache else None,
         predictions=str(predictions) if predictions else None,
+        from_logits=from_logits,
         database_url=database_url,
         scan=scan,
         bias=bias,

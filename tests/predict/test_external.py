@@ -157,17 +157,26 @@ def test_image_id_outside_range_rejected(tmp_path):
         load_predictions(write_csv(tmp_path, frame), CLASSES, 4)
 
 
-def test_npy_without_class_list_rejected(tmp_path):
+def test_npy_without_class_list_uses_class_order(tmp_path):
     path = tmp_path / "predictions.npy"
     np.save(path, PROBABILITIES)
-    with pytest.raises(PredictionsError, match="pass class_list"):
+
+    loaded = load_predictions(path, CLASSES, 4)
+
+    np.testing.assert_allclose(loaded, PROBABILITIES)
+
+
+def test_npy_without_class_list_wrong_width(tmp_path):
+    path = tmp_path / "predictions.npy"
+    np.save(path, PROBABILITIES[:, :2])
+    with pytest.raises(PredictionsError, match="2 columns but there are 3 classes"):
         load_predictions(path, CLASSES, 4)
 
 
 def test_npy_wrong_class_list_length_rejected(tmp_path):
     path = tmp_path / "predictions.npy"
     np.save(path, PROBABILITIES)
-    with pytest.raises(PredictionsError, match="3 columns but class_list names 2"):
+    with pytest.raises(PredictionsError, match="3 columns but there are 2 classes"):
         load_predictions(path, CLASSES, 4, class_list=["cat", "dog"])
 
 

@@ -107,6 +107,11 @@ def load_predictions(
 
     suffix = path.suffix.lower()
     if suffix == ".npy":
+        if class_list is None:
+            # Without names, columns follow beholder's class index order:
+            # class names sorted as strings, as run.json lists them.
+            class_list = classes
+            logger.info("%s: columns taken in class index order %s", path, classes)
         values, columns, row_ids, id_column = _read_array(path, class_list)
     elif suffix in TABLE_SUFFIXES:
         if class_list is not None:
@@ -123,7 +128,9 @@ def load_predictions(
 
     values = _order_columns(path, values, columns, classes)
     values = _align_rows(path, values, row_ids, id_column, n_images, images)
-    probabilities = _to_probabilities(path, values, columns=classes, from_logits=from_logits)
+    probabilities = _to_probabilities(
+        path, values, columns=classes, from_logits=from_logits
+    )
     _warn_if_in_sample(path, probabilities, labels, reference_accuracy)
     logger.info(
         "loaded predictions %s: %d images x %d classes", path, n_images, len(classes)
@@ -156,8 +163,9 @@ def _read_array(path, class_list):
     columns = [str(c) for c in class_list]
     if len(columns) != values.shape[1]:
         raise PredictionsError(
-            f"{path}: the array has {values.shape[1]} columns but class_list "
-            f"names {len(columns)} classes; give one name per column."
+            f"{path}: the array has {values.shape[1]} columns but there are "
+            f"{len(columns)} classes; give one column per class, in the order "
+            "of class_list (by default the sorted class names)."
         )
     return values.astype(np.float64), columns, None, None
 
@@ -178,7 +186,9 @@ def _read_table(path, suffix):
     present = [c for c in ID_COLUMNS if c in table.columns]
     id_column = present[0] if present else None
     if len(present) > 1:
-        logger.info("%s: aligning rows by %s; ignoring %s", path, id_column, present[1:])
+        logger.info(
+            "%s: aligning rows by %s; ignoring %s", path, id_column, present[1:]
+        )
     row_ids = table[id_column].to_numpy() if id_column else None
     class_table = table.drop(columns=present)
 
@@ -189,7 +199,8 @@ def _read_table(path, suffix):
             "column per class."
         )
     non_numeric = [
-        c for c in class_table.columns
+        c
+        for c in class_table.columns
         if not pd.api.types.is_numeric_dtype(class_table[c])
     ]
     if non_numeric:
@@ -306,7 +317,7 @@ def _to_probabilities(path, values, *, columns, from_logits):
             f"{path}: row {row}, class {columns[column]!r} is "
             f"{values[row, column]:.4g}, outside [0, 1]: these look like logits "
             "or raw scores. Pass from_logits=True (beholder audit "
-            "--predictions-logits) to apply a softmax per row."
+            "--from-logits) to apply a softmax per row."
         )
     off = np.abs(sums - 1.0) > SUM_TOLERANCE
     if off.any():
@@ -349,7 +360,9 @@ def _warn_if_in_sample(path, probabilities, labels, reference_accuracy):
             accuracy >= SUSPICIOUS_ACCURACY
             and accuracy - reference_accuracy >= ACCURACY_GAP
         )
-        comparison = f" while beholder's cross-validated probe reaches {reference_accuracy:.3f}"
+        comparison = (
+            f" while beholder's cross-validated probe reaches {reference_accuracy:.3f}"
+        )
     if suspicious:
         warnings.warn(
             f"{path}: the predictions agree with the given labels on {accuracy:.3f} "
