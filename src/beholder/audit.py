@@ -522,6 +522,19 @@ def _notes_for_images(image_notes: pd.DataFrame, dataset: Dataset) -> pd.DataFra
     return ids.merge(image_notes, on="relpath", how="left")
 
 
+def _library_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = ("torch", "timm", "scikit-learn", "numpy", "pandas", "pillow", "faiss-cpu")
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
 def _public_config(config: AuditConfig) -> dict:
     """The configuration as stored in run.json, with any database password masked."""
     values = asdict(config)
@@ -544,5 +557,6 @@ def _meta(source, config, dataset, summary, timings) -> dict:
         "summary": summary,
         "timings_s": timings,
         "python": platform.python_version(),
+        "versions": _library_versions(),
         "machine": platform.machine(),
     }
