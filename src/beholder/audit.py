@@ -56,7 +56,7 @@ class AuditConfig:
 
 @dataclass
 class AuditResult:
-    """Where an audit wrote its results, and the numbers its summary shows."""
+    """The run folder an audit wrote, and the numbers its summary shows."""
 
     run_dir: Path
     summary: dict
@@ -90,8 +90,10 @@ def run_audit(
 ) -> AuditResult:
     """Audit the dataset at ``source`` and write everything to ``out``.
 
-    Stages: ingest, embed, predict, findings, store, report. Files that
-    cannot be decoded are flagged in the ledger and the run goes on.
+    Stages: ingest, verify, embed, scan, predict, findings, bias, store and
+    report (scan and bias can be turned off in ``config``). Files that cannot
+    be decoded are flagged in the ledger and the run goes on. Everything is
+    written to a staging folder that replaces ``out`` only when complete.
     """
     config = config or AuditConfig()
     progress = progress or NullProgress()
@@ -226,7 +228,7 @@ def _staging_folder(out: Path) -> Path:
 def replace_run_folder(staging: Path, out: Path) -> None:
     """Move a finished run into place; keep an older run that has decisions.
 
-    A run folder whose review journal holds decisions is renamed to
+    A run folder whose review journal contains decisions is renamed to
     ``OUT.previous-<timestamp>`` instead of being deleted, because reviewer
     decisions are never thrown away.
     """
@@ -315,7 +317,7 @@ def _bias(dataset, scan, embeddings, probabilities, config, progress):
 
 
 def _cache_dir(config: AuditConfig):
-    """The cache folder for this audit, or None when caching is off."""
+    """Return the cache folder for this audit, or None when caching is off."""
     from beholder.embed.cache import default_cache_dir
 
     if config.cache_dir is None:
@@ -511,7 +513,7 @@ def _store(store, dataset, embeddings, hashes, probabilities, findings):
 
 
 def _class_table(dataset: Dataset) -> pd.DataFrame:
-    """One row per declared class: index, name and file counts."""
+    """Return one row per declared class: index, name and file counts."""
     summary = dataset.class_summary().rename(columns={"label": "name"})
     return summary[["class_index", "name", "n_given", "n_read", "n_flagged"]]
 
@@ -536,7 +538,7 @@ def _library_versions() -> dict:
 
 
 def _public_config(config: AuditConfig) -> dict:
-    """The configuration as stored in run.json, with any database password masked."""
+    """Return the configuration for run.json, with any database password masked."""
     values = asdict(config)
     if config.database_url:
         from sqlalchemy.engine import make_url
