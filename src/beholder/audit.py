@@ -137,7 +137,13 @@ def _run_stages(source, out, staging, dataset, config, progress, timer):
     with timer.stage("predict"):
         probabilities, probe_info = _predict(dataset, embeddings, config, progress)
     with timer.stage("findings"):
-        findings = _find(probabilities, labels, embeddings, classes)
+        findings = _find(
+            probabilities,
+            labels,
+            embeddings,
+            classes,
+            dataset.images["content_hash"].tolist(),
+        )
     bias = None
     if config.bias and scan is not None:
         with timer.stage("bias"):
@@ -418,6 +424,7 @@ def _predict(dataset, embeddings, config, progress):
                 dataset.n_images,
                 images=dataset.images,
                 labels=labels,
+                reference_accuracy=_probe_accuracy(embeddings, labels, config),
                 from_logits=config.from_logits,
             )
         notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
@@ -452,23 +459,57 @@ def _predict(dataset, embeddings, config, progress):
     }
 
 
+def _probe_accuracy(embeddings, labels, config) -> float | None:
+    """Return the linear probe's cross-validated accuracy, for comparison."""
+    from beholder.predict import cross_val_probabilities
+
+    try:
+        result = cross_val_probabilities(
+            embeddings,
+            labels,
+            n_folds=config.n_folds,
+            seed=config.seed,
+            cache_dir=_cache_dir(config),
+        )
+    except ValueError:
+        return None
+    return result.accuracy
+
+
 def _name_classes(note: str, classes: list[str]) -> str:
     for index, name in enumerate(classes):
         note = note.replace(f"class index {index} ", f"class {name!r} ")
     return note
 
 
-def _find(probabilities, labels, embeddings, classes):
+def _find(probabilities, labels, embeddings, classes, content_ids):
     from beholder.findings import (
+        class_label_quality,
         confusion_matrix,
         find_confused_pairs,
         find_label_issues,
     )
 
-    issues = find_label_issues(probabilities, labels, embeddings=embeddings)
+    issues = find_label_issues(
+        probabilities, labels, embeddings=embeddings, content_ids=content_ids
+    )
+    joint = np.asarray(issues.attrs["joint"])
+    quality = class_label_quality(
+        probabilities,
+        labels,
+        classes,
+        joint=joint,
+        is_label_issue=issues["is_label_issue"].to_numpy(),
+    )
     matrix = confusion_matrix(probabilities, labels, len(classes))
-    pairs = find_confused_pairs(matrix, classes)
-    return {"label_issues": issues, "confusion": matrix, "class_pairs": pairs}
+    pairs = find_confused_pairs(matrix, classes, joint=joint)
+    return {
+        "label_issues": issues,
+        "confusion": matrix,
+        "class_pairs": pairs,
+        "class_quality": quality,
+        "joint": joint,
+    }
 
 
 def _summarise(dataset, probabilities, labels, findings, probe_info) -> dict:
@@ -507,6 +548,8 @@ def _store(store, dataset, embeddings, hashes, probabilities, findings):
     store.write_table("classes", _class_table(dataset))
     store.write_table("label_issues", issues)
     store.write_table("class_pairs", findings["class_pairs"])
+    store.write_table("class_quality", findings["class_quality"])
+    store.write_array("joint", findings["joint"])
     store.write_array("embeddings", embeddings.astype(np.float32))
     store.write_array("probabilities", probabilities.astype(np.float32))
     store.write_array("confusion", findings["confusion"])

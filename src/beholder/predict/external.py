@@ -3,10 +3,11 @@
 Accepted files:
 
 - CSV or Parquet with one column per class, named as the class, and
-  optionally one id column (``image_id``, ``relpath`` or ``path``) that says
+  optionally one id column (``image_id``, ``relpath`` or ``path``) that names
   which image each row is. Without an id column, row ``i`` is image ``i``.
-- A NumPy ``.npy`` array of shape (n_images, n_classes) in image order,
-  with the column names passed as ``class_list``.
+- A NumPy ``.npy`` array of shape (n_images, n_classes) in image order.
+  Its columns are the classes named in ``class_list``, or without it the
+  classes in beholder's index order (names sorted as strings).
 
 The predictions must be out-of-sample (from cross-validation or a model
 that never trained on these images). In-sample predictions have memorised
@@ -66,8 +67,8 @@ def load_predictions(
     n_images : int
         Number of images in the dataset; the result has this many rows.
     class_list : sequence of str, optional
-        Class name of each column of a ``.npy`` array. Required for
-        ``.npy`` and rejected for tables, whose header names the classes.
+        Class name of each column of a ``.npy`` array; defaults to
+        ``classes``. Rejected for tables, whose header names the classes.
     images : DataFrame, optional
         The dataset's images table (columns ``image_id``, ``relpath``,
         ``path``); needed when the file aligns rows by ``relpath`` or
@@ -139,11 +140,6 @@ def load_predictions(
 
 
 def _read_array(path, class_list):
-    if class_list is None:
-        raise PredictionsError(
-            f"{path}: a .npy array has no column names; pass class_list with "
-            "the class name of each column, in column order."
-        )
     try:
         values = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:

@@ -61,7 +61,8 @@ SUSPECT_CARDS = """
 {% for row in rows %}
 <div class="card">
 {% if row.thumb %}<img src="{{ row.thumb }}" alt="{{ row.relpath }}">{% endif %}
-<div>#{{ row.rank }} · score {{ "%.2f" | format(row.score) }}</div>
+<div>#{{ row.rank }} · score {{ "%.3f" | format(row.score) }}</div>
+{% if row.knn is not none %}<div>neighbours agreeing {{ "%.0f%%" | format(100 * row.knn) }}</div>{% endif %}
 <div>{% if row.flagged %}<span class="given">flagged</span>{% else %}<span class="muted">not flagged</span>{% endif %}</div>
 <div>given <span class="given">{{ row.label }}</span></div>
 <div>suggested <span class="suggested">{{ row.suggested }}</span></div>
@@ -133,6 +134,7 @@ def _suspect_cards(store, issues: pd.DataFrame, n: int) -> list[dict]:
             "thumb": thumbnail_uri(r.path),
             "rank": int(r.rank),
             "score": float(r.label_issue_score),
+            "knn": _optional_float(getattr(r, "knn_agreement", None)),
             "flagged": bool(r.is_label_issue),
             "label": r.label,
             "suggested": r.suggested,
@@ -146,10 +148,12 @@ PAIRS = """
 <p>Unordered class pairs ranked by overlap: the larger share of either class that the
 out-of-sample model assigns to the other.</p>
 <table class="numbers">
-<tr><th>class A</th><th>class B</th><th>A as B</th><th>B as A</th><th>overlap</th></tr>
+<tr><th>class A</th><th>class B</th><th>A as B</th><th>B as A</th><th>overlap</th>
+<th>suggestion</th></tr>
 {% for p in pairs %}
 <tr><td>{{ p.class_a }}</td><td>{{ p.class_b }}</td><td>{{ p.n_a_as_b }}</td>
-<td>{{ p.n_b_as_a }}</td><td>{{ "%.1f%%" | format(100 * p.overlap) }}</td></tr>
+<td>{{ p.n_b_as_a }}</td><td>{{ "%.1f%%" | format(100 * p.overlap) }}</td>
+<td>{{ p.suggestion or "" }}{% if p.suggestion_reason %}: {{ p.suggestion_reason }}{% endif %}</td></tr>
 {% endfor %}
 </table>
 {% for p in examples %}
@@ -343,3 +347,9 @@ def bias_section(store, meta) -> Section | None:
         return None
     # The fragment brings its own heading.
     return Section("bias", "", path.read_text(encoding="utf-8"))
+
+
+def _optional_float(value) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
