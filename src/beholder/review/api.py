@@ -271,7 +271,6 @@ def list_decisions(
 async def post_decision(request: Request, body: DecisionIn):
     """Commit a decision; 201 with the row, or 200 for a replayed request_id."""
     context = _context(request)
-    records = context.records
     _check_image(context, body.image_id)
     if body.action == "relabel":
         if body.label is None:
@@ -281,38 +280,26 @@ async def post_decision(request: Request, body: DecisionIn):
         raise HTTPException(
             422, f"'label' is only for action 'relabel', not {body.action!r}."
         )
-    try:
-        result = await context.journal.record_async(
-            image_id=body.image_id,
-            action=body.action,
-            reviewer=body.reviewer,
-            given_label=records.given_label(body.image_id),
-            new_label=body.label,
-            model_label=records.predicted(body.image_id),
-            relpath=records.relpath(body.image_id),
-            queue=body.queue,
-            note=body.note,
-            request_id=body.request_id,
-        )
-    except JournalConflict as error:
-        raise HTTPException(409, str(error)) from None
-    except JournalUnavailable as error:
-        raise HTTPException(503, str(error)) from None
-    return _written(result, {"decision": row_to_json(result.row)})
+    return await _record(context, body, body.action)
 
 
 @router.post("/blind", status_code=201)
 async def post_blind_answer(request: Request, body: BlindAnswerIn):
     """Commit a blind answer (``label`` None: cannot tell)."""
     context = _context(request)
-    records = context.records
     _check_image(context, body.image_id)
     if body.label is not None:
         _check_label(context, body.label)
+    return await _record(context, body, "blind")
+
+
+async def _record(context, body, action: str):
+    """Commit one journal row for ``body`` and build the 201 or replay response."""
+    records = context.records
     try:
         result = await context.journal.record_async(
             image_id=body.image_id,
-            action="blind",
+            action=action,
             reviewer=body.reviewer,
             given_label=records.given_label(body.image_id),
             new_label=body.label,
