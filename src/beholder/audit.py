@@ -235,8 +235,9 @@ def replace_run_folder(staging: Path, out: Path) -> None:
     """Move a finished run into place; keep an older run that has decisions.
 
     A run folder whose review journal contains decisions is renamed to
-    ``OUT.previous-<timestamp>`` instead of being deleted, because reviewer
-    decisions are never thrown away.
+    ``OUT.previous-<timestamp>`` instead of being deleted. Only the default
+    SQLite journal in the run folder is checked. A journal kept in a
+    ``--database-url`` database is not touched by this move.
     """
     if out.exists():
         if _has_decisions(out):

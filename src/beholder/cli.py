@@ -123,7 +123,7 @@ def audit(
     from_logits: bool = typer.Option(
         False,
         "--from-logits",
-        help="The --predictions file holds logits: apply a softmax per row.",
+        help="The --predictions file contains logits: apply a softmax per row.",
     ),
     folds: int = typer.Option(
         5, min=2, help="Cross-validation folds of the linear probe."

@@ -67,7 +67,7 @@ def load_backbone(
     ------
     BackboneError
         When the model name is unknown, a weight file is missing, or shapes do
-        not match; the message says how to provide the weights.
+        not match; the message explains how to provide the weights.
     """
     timm = _import_timm()
     if name == DEFAULT_BACKBONE and weights is None:
@@ -212,7 +212,7 @@ def _load_checkpoint(timm, path: Path):
         )
     else:
         raise BackboneError(
-            f"Checkpoint {path} holds a {type(checkpoint).__name__}, not a dict "
+            f"Checkpoint {path} contains a {type(checkpoint).__name__}, not a dict "
             "with 'arch' and 'state_dict'. Save it in that form."
         )
     if hasattr(model, "reset_classifier"):

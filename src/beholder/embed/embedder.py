@@ -47,7 +47,7 @@ def build_transform(backbone: Backbone):
 
 
 class _ImageFiles:
-    """A map-style torch dataset that decodes files and never raises."""
+    """A map-style torch dataset that returns decode failures as reasons, not exceptions."""
 
     def __init__(self, paths: list[str], transform, draft_size: int):
         self.paths = paths

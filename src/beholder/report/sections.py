@@ -341,7 +341,7 @@ def duplicates_section(store, meta, *, max_pairs: int = 60) -> Section | None:
 
 
 def bias_section(store, meta) -> Section | None:
-    """The bias fragment that the audit rendered, already escaped."""
+    """Return the bias fragment that the audit rendered, already escaped."""
     path = store.run_dir / "bias_section.html"
     if not path.is_file():
         return None
