@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from beholder import fast_jpeg
 from beholder.errors import ImageDecodeError
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 # Formats that share one decoder, so a ".jpg" holding an MPO is no mismatch.
 _FORMAT_FAMILY = {"MPO": "JPEG", "DIB": "BMP", "CUR": "ICO"}
 
+# Suffixes that Pillow registers for JPEG files.
+_JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
+
 # ISO base media brands (bytes 8-12 of an "ftyp" box) of still-image formats.
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
@@ -69,11 +73,14 @@ _AVIF_BRANDS = {b"avif", b"avis"}
 class DecodedImage:
     """An image decoded by :func:`decode_image`, and what was done to it.
 
-    ``width`` and ``height`` are the full size after EXIF orientation, even
-    when ``image`` was decoded at a reduced draft scale.
+    ``pixels`` is the decoded picture as an 8-bit array of shape ``(height,
+    width, 3)`` in RGB, or ``(height, width)`` for a gray image decoded with
+    ``keep_gray``. ``width`` and ``height`` are the full size after EXIF
+    orientation, even when ``pixels`` was decoded at a reduced draft scale.
+    ``file_size`` is the size of the file in bytes.
     """
 
-    image: Image.Image
+    pixels: np.ndarray
     format: str
     mode: str
     width: int
@@ -84,6 +91,12 @@ class DecodedImage:
     alpha_composited: bool = False
     extension_mismatch: bool = False
     notes: tuple[str, ...] = ()
+    file_size: int | None = None
+
+    @property
+    def image(self) -> Image.Image:
+        """The pixels as a PIL image in mode ``"RGB"`` or ``"L"``."""
+        return Image.fromarray(self.pixels)
 
 
 def open_rgb(path: str | Path, *, draft_size: int | None = None) -> Image.Image:
@@ -109,8 +122,15 @@ def open_rgb(path: str | Path, *, draft_size: int | None = None) -> Image.Image:
     return decode_image(path, draft_size=draft_size).image
 
 
-def decode_image(path: str | Path, *, draft_size: int | None = None) -> DecodedImage:
+def decode_image(
+    path: str | Path, *, draft_size: int | None = None, keep_gray: bool = False
+) -> DecodedImage:
     """Decode ``path`` like :func:`open_rgb` and record what the conversion did.
+
+    With ``keep_gray``, an image that stores one channel and no transparency
+    (mode ``"1"``, ``"L"``, or high bit depth scaled to 8 bits) comes back in
+    mode ``"L"`` instead of RGB, which saves converting it there and back
+    when only its luminance is needed. Every other image is RGB.
 
     Warnings that Pillow emits while reading the file (corrupt EXIF, odd
     chunks) are caught and turned into ``notes``. They are caught with
@@ -119,13 +139,16 @@ def decode_image(path: str | Path, *, draft_size: int | None = None) -> DecodedI
     this from one thread per process.
     """
     path = Path(path)
-    _check_file(path)
+    file_size = _check_file(path)
+    fast = _decode_plain_jpeg(path, draft_size, keep_gray, file_size)
+    if fast is not None:
+        return fast
     _register_heif_opener()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            decoded = _decode(path, draft_size)
+            decoded = _decode(path, draft_size, keep_gray)
     except ImageDecodeError:
         raise
     except UnidentifiedImageError:
@@ -140,7 +163,8 @@ def decode_image(path: str | Path, *, draft_size: int | None = None) -> DecodedI
         logger.debug("decoding %s failed: %r", path, error)
         raise ImageDecodeError(path, "decode failed", repr(error)) from None
 
-    return replace(decoded, notes=decoded.notes + _warning_notes(caught))
+    notes = decoded.notes + _warning_notes(caught)
+    return replace(decoded, notes=notes, file_size=file_size)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -151,7 +175,53 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return _convert(image)[0]
 
 
-def _decode(path: Path, draft_size: int | None) -> DecodedImage:
+def _decode_plain_jpeg(
+    path: Path, draft_size: int | None, keep_gray: bool, file_size: int
+) -> DecodedImage | None:
+    """Decode a plain JPEG without Pillow's parser, or return None to use Pillow.
+
+    See :mod:`beholder.fast_jpeg` for which files qualify. The result equals
+    what the Pillow path gives for the same file.
+    """
+    if not fast_jpeg.is_available():
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None  # the Pillow path names the reason
+    header = fast_jpeg.read_header(data)
+    if header is None or header.width * header.height > MAX_PIXELS:
+        return None
+    scale = draft_scale(header.width, header.height, draft_size) if draft_size else 1
+    gray = keep_gray and header.mode == "L"
+    pixels = fast_jpeg.decode(data, header, scale, gray)
+    if pixels is None:
+        return None
+    # The common JPEG suffixes need no look-up in Pillow's registry, which
+    # would load every format plugin.
+    plain_suffix = path.suffix.lower() in _JPEG_SUFFIXES
+    mismatch = None if plain_suffix else _extension_mismatch(path, "JPEG")
+    notes = [mismatch] if mismatch else []
+    width, height = header.width, header.height
+    transposed = header.orientation != 1
+    if transposed:
+        notes.append(f"EXIF orientation {header.orientation} applied")
+    if header.orientation >= 5:
+        width, height = height, width
+    return DecodedImage(
+        pixels=pixels,
+        format="JPEG",
+        mode=header.mode,
+        width=width,
+        height=height,
+        exif_transposed=transposed,
+        extension_mismatch=bool(mismatch),
+        notes=tuple(notes),
+        file_size=file_size,
+    )
+
+
+def _decode(path: Path, draft_size: int | None, keep_gray: bool) -> DecodedImage:
     # Training scripts often set LOAD_TRUNCATED_IMAGES to True, which makes
     # Pillow fill missing data with gray. The audit must see truncated files
     # as broken, so the setting is off while this file decodes.
@@ -159,12 +229,14 @@ def _decode(path: Path, draft_size: int | None) -> DecodedImage:
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(path, formats=_content_formats()) as image:
-            return _decode_open(path, image, draft_size)
+            return _decode_open(path, image, draft_size, keep_gray)
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = allow_truncated
 
 
-def _decode_open(path: Path, image: ImageFile.ImageFile, draft_size) -> DecodedImage:
+def _decode_open(
+    path: Path, image: ImageFile.ImageFile, draft_size, keep_gray: bool
+) -> DecodedImage:
     notes = []
     file_format = image.format or "unknown"
     full_size = image.size
@@ -194,13 +266,13 @@ def _decode_open(path: Path, image: ImageFile.ImageFile, draft_size) -> DecodedI
         full_size = (full_size[1], full_size[0])
 
     try:
-        rgb, conversion_notes = _convert(image)
+        rgb, conversion_notes = _convert(image, keep_gray)
     except ValueError as error:
         reason = f"unsupported colour mode ({mode})"
         raise ImageDecodeError(path, reason, str(error)) from None
     notes.extend(conversion_notes)
     return DecodedImage(
-        image=rgb,
+        pixels=np.asarray(rgb),
         format=file_format,
         mode=mode,
         width=full_size[0],
@@ -214,11 +286,20 @@ def _decode_open(path: Path, image: ImageFile.ImageFile, draft_size) -> DecodedI
     )
 
 
-def _convert(image: Image.Image) -> tuple[Image.Image, list[str]]:
-    """Return the image as 8-bit RGB and notes on any lossy step taken."""
+def _convert(
+    image: Image.Image, keep_gray: bool = False
+) -> tuple[Image.Image, list[str]]:
+    """Return the image as 8-bit RGB and notes on any lossy step taken.
+
+    With ``keep_gray``, single-channel images without transparency become
+    8-bit ``"L"`` instead.
+    """
     mode = image.mode
     if mode in _HIGH_DEPTH_MODES:
-        return _high_depth_to_rgb(image)
+        gray, notes = _high_depth_to_gray(image)
+        return (gray if keep_gray else gray.convert("RGB")), notes
+    if keep_gray and mode in ("1", "L") and "transparency" not in image.info:
+        return image.convert("L") if mode == "1" else image.copy(), []
     if mode == "P":
         has_alpha = "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
@@ -242,7 +323,7 @@ def _composite(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
-def _high_depth_to_rgb(image: Image.Image) -> tuple[Image.Image, list[str]]:
+def _high_depth_to_gray(image: Image.Image) -> tuple[Image.Image, list[str]]:
     """Scale 16-bit, 32-bit and float data linearly to 0..255, never clipping."""
     array = np.asarray(image)
     low = float(array.min(initial=0))
@@ -262,8 +343,7 @@ def _high_depth_to_rgb(image: Image.Image) -> tuple[Image.Image, list[str]]:
     # Only negative values can fall outside 0..255 here, because top is at
     # least the maximum.
     gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-    rgb = Image.fromarray(gray, mode="L").convert("RGB")
-    return rgb, ([note] if note else [])
+    return Image.fromarray(gray, mode="L"), ([note] if note else [])
 
 
 def _read_orientation(image: Image.Image) -> tuple[int | None, str | None]:
@@ -359,7 +439,8 @@ def _register_heif_opener() -> bool:
     return True
 
 
-def _check_file(path: Path) -> None:
+def _check_file(path: Path) -> int:
+    """Raise ImageDecodeError unless ``path`` is a non-empty regular file, else return its size."""
     try:
         info = path.stat()
     except OSError as error:
@@ -368,6 +449,7 @@ def _check_file(path: Path) -> None:
         raise ImageDecodeError(path, "not a regular file")
     if info.st_size == 0:
         raise ImageDecodeError(path, "empty file")
+    return info.st_size
 
 
 def _check_pixels(path: Path, image: Image.Image) -> None:
@@ -376,6 +458,20 @@ def _check_pixels(path: Path, image: Image.Image) -> None:
         raise ImageDecodeError(
             path, "image too large", f"{width}x{height} exceeds {MAX_PIXELS} pixels"
         )
+
+
+def draft_scale(width: int, height: int, draft_size: int) -> int:
+    """Return the factor (1, 2, 4 or 8) by which a JPEG draft decode shrinks an image.
+
+    ``decode_image(..., draft_size=draft_size)`` requests from the decoder a box
+    whose shorter side is ``draft_size`` (at most 8 times smaller), and the
+    decoder takes the largest power of two that keeps both sides at least
+    that box. The decoded size is ``ceil(width / factor)`` by
+    ``ceil(height / factor)``.
+    """
+    box_width, box_height = _draft_box((width, height), draft_size)
+    fits = max(1, min(width // box_width, height // box_height))
+    return next(factor for factor in (8, 4, 2, 1) if fits >= factor)
 
 
 def _draft_box(size: tuple[int, int], min_side: int) -> tuple[int, int]:

@@ -66,8 +66,17 @@ def test_gradient_sky_is_not_border():
 def test_pil_input_and_bad_shape():
     image = Image.fromarray(_noise(20, 30)).convert("L")
     assert measure_content_fraction(image) == 1.0
-    with pytest.raises(ValueError, match="must be RGB"):
-        measure_content_fraction(np.zeros((10, 10)))
+    with pytest.raises(ValueError, match="must be gray"):
+        measure_content_fraction(np.zeros((10, 10, 4)))
+
+
+def test_gray_input_matches_rgb():
+    canvas = np.full((60, 80), 200, np.uint8)
+    canvas[15:45, 20:60] = _noise(30, 40)[:, :, 0]
+    rgb = np.repeat(canvas[:, :, None], 3, axis=2)
+    assert measure_content_fraction(canvas) == pytest.approx(0.25)
+    assert measure_content_fraction(Image.fromarray(canvas)) == pytest.approx(0.25)
+    assert measure_content_fraction(rgb) == pytest.approx(0.25)
 
 
 def test_compute_from_files_marks_failures(tmp_path):
@@ -100,3 +109,20 @@ def test_property_table_measures_framing(tmp_path):
 
     assert table["content_fraction"].iloc[0] > 0.95
     assert abs(table["content_fraction"].iloc[1] - 0.25) < 0.05
+
+
+def test_stack_of_images_matches_one_by_one():
+    from beholder.properties.framing import content_fractions
+
+    images = [_noise(40, 60, seed) for seed in range(5)]
+    images[1][:10] = 0  # top border only: no pair, so no border
+    images[2][:8], images[2][-8:] = 250, 250  # letterbox
+    images[3][:, :12], images[3][:, -12:] = 30, 30  # pillarbox
+    images[4][:] = 128  # one colour
+    stack = np.stack(images)
+    expected = [measure_content_fraction(image) for image in images]
+    assert content_fractions(stack) == pytest.approx(expected)
+    gray = stack[..., 0]
+    expected_gray = [measure_content_fraction(image) for image in gray]
+    assert content_fractions(gray) == pytest.approx(expected_gray)
+    assert expected[2] == pytest.approx(24 / 40) and expected[4] == 0.0

@@ -188,11 +188,70 @@ def test_png_copy_of_jpeg_measures_alike(tmp_path):
     ("size", "factor"),
     [((320, 240), 2), ((256, 256), 2), ((4000, 3000), 8), ((90, 60), 1)],
 )
-def test_draft_factor_matches_jpeg_draft(tmp_path, size, factor):
-    from beholder.decode import decode_image
-    from beholder.properties.measure import _draft_factor
+def test_draft_scale_matches_jpeg_draft(tmp_path, size, factor):
+    from beholder.decode import decode_image, draft_scale
 
     path = save(tmp_path / "d.jpg", np.zeros((size[1], size[0], 3)), quality=50)
     decoded = decode_image(path, draft_size=WORKING_SIZE)
     assert decoded.image.width == -(-size[0] // factor)
-    assert _draft_factor(*size, WORKING_SIZE) == factor
+    assert draft_scale(*size, WORKING_SIZE) == factor
+
+
+@pytest.mark.parametrize("shape", [(128, 128), (120, 160), (147, 110), (101, 300)])
+def test_resize_matches_pillow_box_filter(shape):
+    from beholder.properties.measure import resize_shorter_side
+
+    gray = np.random.default_rng(1).random(shape).astype(np.float32) * 255
+    height, width = shape
+    scale = WORKING_SIZE / min(shape)
+    size = (round(width * scale), round(height * scale))
+    pillow = Image.fromarray(gray, mode="F").resize(size, Image.Resampling.BOX)
+    ours = resize_shorter_side(gray, WORKING_SIZE)
+    np.testing.assert_allclose(ours, np.asarray(pillow), atol=1e-3)
+    flipped = gray[::-1]
+    stacked = resize_shorter_side(np.stack([gray, flipped]), WORKING_SIZE)
+    np.testing.assert_allclose(stacked[0], ours, atol=1e-3)
+    np.testing.assert_allclose(
+        stacked[1], resize_shorter_side(flipped, WORKING_SIZE), atol=1e-3
+    )
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+@pytest.mark.parametrize("factor", [2, 3, 8])
+def test_reduce_by_matches_pillow_reduce(channels, factor):
+    from beholder.properties.measure import reduce_by
+
+    shape = (53, 77) if channels is None else (53, 77, channels)
+    pixels = np.random.default_rng(2).integers(0, 256, shape, dtype=np.uint8)
+    pillow = np.asarray(Image.fromarray(pixels).reduce(factor))
+    ours = reduce_by(pixels, factor)
+    assert ours.shape == pillow.shape
+    assert np.abs(ours.astype(int) - pillow).max() <= 1
+
+
+def test_batch_helpers_equal_one_image_at_a_time():
+    from beholder.properties.phash import low_frequencies
+
+    stack = np.random.default_rng(3).random((4, 30, 41)).astype(np.float32) * 255
+    batch = laplacian_variance(stack)
+    assert batch == pytest.approx([laplacian_variance(image) for image in stack])
+    frequencies = low_frequencies(stack)
+    for image, row in zip(stack, frequencies):
+        np.testing.assert_allclose(row, low_frequencies(image), rtol=1e-4, atol=1e-2)
+
+
+def test_rows_do_not_depend_on_chunk_neighbours(tmp_path):
+    # Images of one size are measured as a stack; the same file must get the
+    # same row alone, with others of its size, and with other sizes around it.
+    paths = [
+        save(tmp_path / "a.jpg", scene(1, 320, 240)),
+        save(tmp_path / "b.jpg", scene(2, 320, 240)),
+        save(tmp_path / "c.png", scene(3, 200, 150)),
+        save(tmp_path / "d.jpg", np.zeros((240, 320, 3)) + 40),
+    ]
+    together = measure_images(paths)
+    for i, path in enumerate(paths):
+        alone = measure_images([path])
+        pd.testing.assert_frame_equal(
+            together.iloc[[i]].reset_index(drop=True), alone, check_exact=False
+        )

@@ -27,8 +27,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import faiss
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from beholder.embed.cache import hash_file
 from beholder.progress import NullProgress, Progress
@@ -218,8 +221,6 @@ def find_hash_neighbours(codes: np.ndarray, radius: int) -> np.ndarray:
     Uses faiss's multi-index hashing with four 16-bit tables, probing up to
     ``radius // 4`` flipped bits per table, which finds every such pair.
     """
-    import faiss
-
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     if len(codes) < 2:
         return np.empty((0, 2), dtype=np.int64)
@@ -244,8 +245,6 @@ def find_embedding_neighbours(
     is exact (a flat inner-product index) up to :data:`HNSW_ABOVE` images and
     approximate (HNSW) above.
     """
-    import faiss
-
     n = len(unit)
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
@@ -387,9 +386,6 @@ def _add_image_columns(table: pd.DataFrame, images: pd.DataFrame) -> pd.DataFram
 
 def _clusters(table: pd.DataFrame, images: pd.DataFrame):
     """Connected components of the pair graph, largest first; -1 for loners."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     n = len(images)
     cluster_of = np.full(n, -1, dtype=np.int64)
     columns = ["cluster_id", "image_id", "relpath", "label", "split"]

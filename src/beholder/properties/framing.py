@@ -40,7 +40,9 @@ def measure_content_fraction(
 
     Parameters
     ----------
-    image : PIL.Image or ndarray of shape (height, width, 3), uint8
+    image : PIL.Image, or ndarray of shape (height, width) or (height, width, 3)
+        An 8-bit image. A PIL image in a mode other than ``"L"`` is converted
+        to RGB; an array with two dimensions is read as one gray channel.
     tolerance : int, default 10
         Maximum per-channel difference (0..255) from the colour of the
         outermost row or column for a pixel to count as border.
@@ -50,14 +52,16 @@ def measure_content_fraction(
     float
         In ``[0, 1]``; 0.0 when the whole image is one uniform colour.
     """
-    if isinstance(image, Image.Image):
+    if isinstance(image, Image.Image) and image.mode != "L":
         image = image.convert("RGB")
     pixels = np.asarray(image)
-    if pixels.ndim != 3 or pixels.shape[2] != 3:
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3) or 0 in pixels.shape:
         raise ValueError(
-            f"image must be RGB with shape (height, width, 3), got {pixels.shape}."
+            "image must be gray with shape (height, width) or RGB with shape "
+            f"(height, width, 3), got {pixels.shape}."
         )
-    pixels = pixels.astype(np.int16)
     height, width = pixels.shape[:2]
 
     top, bottom = _paired_borders(pixels, tolerance)
@@ -70,34 +74,78 @@ def measure_content_fraction(
     return float((height - top - bottom) * (width - left - right) / (height * width))
 
 
+def content_fractions(
+    stack: np.ndarray, *, tolerance: int = DEFAULT_TOLERANCE
+) -> np.ndarray:
+    """Return :func:`measure_content_fraction` of each image in a stack.
+
+    ``stack`` has shape ``(k, height, width)`` or ``(k, height, width, 3)``,
+    8-bit. The outer rows and columns of all images are tested at once, and
+    only images with a matching pair of them are measured one by one, so a
+    stack of photographs costs a few array operations.
+    """
+    pixels = stack if stack.ndim == 4 else stack[..., None]
+    rows = pixels[:, [0, -1]].astype(np.int16)
+    columns = pixels[:, :, [0, -1]].transpose(0, 2, 1, 3).astype(np.int16)
+    bordered = _edge_pairs_match(rows, tolerance) | _edge_pairs_match(
+        columns, tolerance
+    )
+    fractions = np.ones(len(stack))
+    for i in np.flatnonzero(bordered):
+        fractions[i] = measure_content_fraction(stack[i], tolerance=tolerance)
+    return fractions
+
+
+def _edge_pairs_match(edges: np.ndarray, tolerance: int) -> np.ndarray:
+    """Return whether both edges of each pair are uniform and of a similar colour.
+
+    ``edges`` has shape ``(k, 2, length, channels)``; returns ``(k,)`` bools.
+    This is the first test of :func:`_paired_borders`, for many images.
+    """
+    k = len(edges)
+    colours = _row_colours(edges.reshape(2 * k, *edges.shape[2:]))
+    uniform = _matches(edges.reshape(2 * k, *edges.shape[2:]), colours, tolerance)
+    colours = colours.reshape(k, 2, -1)
+    similar = np.abs(colours[:, 0] - colours[:, 1]).max(axis=1) <= 2 * tolerance
+    return uniform.reshape(k, 2).all(axis=1) & similar
+
+
 def _paired_borders(pixels: np.ndarray, tolerance: int) -> tuple[int, int]:
-    """Border depths at the first and last rows, or zeros unless both match."""
-    near, near_colour = _border_depth(pixels, tolerance)
-    far, far_colour = _border_depth(pixels[::-1], tolerance)
-    if near == 0 or far == 0:
+    """Border depths at the first and last rows, or zeros unless both match.
+
+    ``pixels`` has shape ``(rows, length, channels)``, any integer type.
+    """
+    edges = pixels[[0, -1]].astype(np.int16)
+    colours = _row_colours(edges)
+    if not _matches(edges, colours, tolerance).all():
+        return 0, 0  # most photographs: no border, so skip the full comparison
+    if np.abs(colours[0] - colours[1]).max() > 2 * tolerance:
         return 0, 0
-    if np.abs(near_colour - far_colour).max() > 2 * tolerance:
-        return 0, 0
+    near = _border_depth(pixels, colours[0], tolerance)
+    far = _border_depth(pixels[::-1], colours[1], tolerance)
     return near, far
 
 
-def _border_depth(pixels: np.ndarray, tolerance: int) -> tuple[int, np.ndarray]:
-    """Count the leading rows of ``pixels`` that match the first row's colour.
+def _row_colours(rows: np.ndarray) -> np.ndarray:
+    """Per-channel median of each row, the lower middle value for even lengths."""
+    return np.sort(rows, axis=1)[:, (rows.shape[1] - 1) // 2]
 
-    Returns the count and that colour (the first row's per-channel median).
-    """
-    colour = np.median(pixels[0], axis=0)
-    if not _matches(pixels[:1], colour, tolerance)[0]:
-        return 0, colour  # most photographs: no border, so skip the full comparison
-    matching = _matches(pixels, colour, tolerance)
+
+def _border_depth(pixels: np.ndarray, colour: np.ndarray, tolerance: int) -> int:
+    """Count the leading rows of ``pixels`` that match ``colour``."""
+    matching = _matches(pixels.astype(np.int16), colour[None], tolerance)
     if matching.all():
-        return len(matching), colour
-    return int(np.argmin(matching)), colour
+        return len(matching)
+    return int(np.argmin(matching))
 
 
-def _matches(rows: np.ndarray, colour: np.ndarray, tolerance: int) -> np.ndarray:
-    close = np.abs(rows - colour).max(axis=2) <= tolerance
-    return close.mean(axis=1) >= _MATCHING_SHARE
+def _matches(rows: np.ndarray, colours: np.ndarray, tolerance: int) -> np.ndarray:
+    """Return whether each row has enough pixels within ``tolerance`` of its colour.
+
+    ``rows`` has shape ``(n, length, channels)`` and ``colours`` ``(n, channels)``.
+    """
+    close = (np.abs(rows - colours[:, None]) <= tolerance).all(axis=2)
+    return close.sum(axis=1) >= _MATCHING_SHARE * rows.shape[1]
 
 
 def compute_content_fractions(

@@ -4,11 +4,15 @@ Each file is decoded once through :func:`beholder.decode.decode_image`, the
 sibling of ``open_rgb`` that also returns the full size and format. The
 decode uses the JPEG draft mode: a JPEG is decoded at the smallest
 power-of-two scale whose shorter side is still at least
-:data:`WORKING_SIZE` pixels. From that decode come a luminance histogram,
-the sharpness, the low DCT frequencies for the perceptual hash and a 32x32
-grid of colour pixels.
-:func:`measure_images` then computes every column below for a whole chunk
-of images at once, so the cost per image is mostly the decode.
+:data:`WORKING_SIZE` pixels, and other files are shrunk by the same factor
+by averaging blocks. Gray files stay one channel. From that reduced image
+come a luminance histogram, the sharpness, the low DCT frequencies for the
+perceptual hash, the framing and a 32x32 grid of colour pixels.
+
+:func:`measure_images` decodes a chunk of files first, then measures the
+reduced images in stacks of equal size (photographs from one source mostly
+share one), and computes the colour and luminance statistics for the whole
+chunk at once. So the cost per image is mostly the decode.
 
 Property columns, one row per image in dataset order
 -----------------------------------------------------
@@ -34,9 +38,9 @@ Property columns, one row per image in dataset order
     Shannon entropy of the 256-bin luminance histogram in bits (0..8).
 ``sharpness``
     Variance of the 4-neighbour Laplacian of luminance in squared 8-bit
-    levels, measured after resizing the image so that its shorter side is
-    :data:`WORKING_SIZE` pixels (smaller images are not enlarged), so values
-    are comparable across image sizes.
+    levels, measured after resizing the image with a box filter so that its
+    shorter side is :data:`WORKING_SIZE` pixels (smaller images are not
+    enlarged), so values are comparable across image sizes.
 ``content_fraction``
     Share of the frame inside a uniform border (padding, letterboxing), in
     0..1, from :func:`beholder.properties.framing.measure_content_fraction`
@@ -78,19 +82,18 @@ between the samples.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
-from beholder.decode import decode_image, open_rgb
+from beholder.decode import decode_image, draft_scale, open_rgb
 from beholder.errors import ImageDecodeError
-from beholder.properties.framing import measure_content_fraction
+from beholder.properties.framing import content_fractions
 from beholder.properties.phash import (
     codes_from_frequencies,
     codes_to_hex,
@@ -102,6 +105,9 @@ logger = logging.getLogger(__name__)
 # Shorter side, in pixels, of the luminance image on which sharpness, entropy
 # and the brightness histogram are measured.
 WORKING_SIZE = 100
+# Most images measured together in one stack: enough to share the cost of
+# each array operation, few enough to keep a stack to a few megabytes.
+STACK_SIZE = 32
 # Side of the square grid of pixels sampled for the colour statistics.
 COLOUR_GRID = 32
 # 8-bit levels from either end of the range that count as clipped.
@@ -164,6 +170,7 @@ PROPERTY_COLUMNS = [
 ]
 
 _GRID_PIXELS = COLOUR_GRID * COLOUR_GRID
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def measure_images(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -193,76 +200,98 @@ class _Samples:
         self.content_fraction = np.full(n, np.nan)
         self.has_colour = np.zeros(n, dtype=bool)
         self.formats, self.modes, self.errors = [None] * n, [None] * n, [None] * n
+        self.pixels: list[np.ndarray | None] = [None] * n
 
     def add(self, i: int, path) -> None:
-        """Decode ``path`` once and store what row ``i`` needs, or the failure."""
+        """Decode ``path`` once and keep its reduced pixels, or the failure."""
         try:
-            decoded = decode_image(path, draft_size=WORKING_SIZE)
+            decoded = decode_image(path, draft_size=WORKING_SIZE, keep_gray=True)
         except ImageDecodeError as error:
             self.errors[i] = error.reason
             return
-        self.sizes[i] = decoded.width, decoded.height, os.path.getsize(path)
+        self.sizes[i] = decoded.width, decoded.height, decoded.file_size
         self.formats[i], self.modes[i] = decoded.format, decoded.mode
+        # Files the draft mode did not shrink (not a JPEG, or very large) are
+        # reduced the same way, so a PNG copy of a JPEG measures alike.
+        pixels = decoded.pixels
+        self.has_colour[i] = (
+            pixels.ndim == 3 and decoded.mode not in SINGLE_CHANNEL_MODES
+        )
+        while (
+            factor := draft_scale(pixels.shape[1], pixels.shape[0], WORKING_SIZE)
+        ) > 1:
+            pixels = reduce_by(pixels, factor)
+        self.pixels[i] = pixels
 
-        gray = decoded.image.convert("L")
-        if gray.size == (decoded.width, decoded.height):
-            # Not drafted (not a JPEG, or too small): reduce it as the draft
-            # would have, so a PNG copy of a JPEG measures and hashes alike.
-            gray = gray.reduce(_draft_factor(gray.width, gray.height, WORKING_SIZE))
-        working = _resize_shorter_side(gray, WORKING_SIZE)
-        self.histograms[i] = working.histogram()
-        luminance = np.asarray(working, dtype=np.float32)
-        self.sharpness[i] = laplacian_variance(luminance)
-        self.frequencies[i] = low_frequencies(luminance)
+    def measure_pixels(self) -> None:
+        """Measure the kept pixels, one stack of equally sized images at a time.
 
-        # Framing is measured on the same reduced image: a uniform border
-        # keeps its share of the frame when the image is scaled.
-        rgb = _resize_shorter_side(decoded.image, WORKING_SIZE)
-        self.content_fraction[i] = measure_content_fraction(rgb)
+        Photos from one source mostly share a size, so most of the work runs
+        on a few stacks instead of image by image.
+        """
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, pixels in enumerate(self.pixels):
+            if pixels is not None:
+                groups.setdefault(pixels.shape, []).append(i)
+        for ids in groups.values():
+            for start in range(0, len(ids), STACK_SIZE):
+                batch = ids[start : start + STACK_SIZE]
+                stack = np.stack([self.pixels[i] for i in batch])
+                self._measure_stack(np.array(batch), stack)
+        self.pixels = [None] * self.n
 
-        if decoded.mode not in SINGLE_CHANNEL_MODES:
-            self.has_colour[i] = True
-            pixels = np.frombuffer(_colour_sample(decoded.image), dtype=np.uint8)
-            self.colour[i] = pixels.reshape(-1, 3)
+    def _measure_stack(self, ids: np.ndarray, stack: np.ndarray) -> None:
+        """Fill rows ``ids`` from a stack of shape ``(k, height, width[, 3])``."""
+        has_channels = stack.ndim == 4
+        gray = luminance(stack) if has_channels else stack.astype(np.float32)
+        working = resize_shorter_side(gray, WORKING_SIZE)
+        levels = np.rint(working).astype(np.intp).reshape(len(ids), -1)
+        levels += 256 * np.arange(len(ids))[:, None]
+        counts = np.bincount(levels.ravel(), minlength=256 * len(ids))
+        self.histograms[ids] = counts.reshape(len(ids), 256)
+        self.sharpness[ids] = laplacian_variance(working)
+        self.frequencies[ids] = low_frequencies(working)
+        # A uniform border keeps its share of the frame when the image is
+        # scaled, so framing is measured on the reduced image.
+        self.content_fraction[ids] = content_fractions(stack)
+        if has_channels:
+            self.colour[ids] = _colour_sample(stack)
 
     def to_table(self) -> pd.DataFrame:
         """Compute every property column for the chunk at once."""
+        self.measure_pixels()
         ok = np.array([error is None for error in self.errors], dtype=bool)
         width, height, file_size = self.sizes.T
-        table = pd.DataFrame(
-            {
-                "width": width,
-                "height": height,
-                "aspect_ratio": width / height,
-                "file_size": file_size,
-            }
-        )
+        columns = {
+            "width": pd.array(width, dtype="Int64"),
+            "height": pd.array(height, dtype="Int64"),
+            "aspect_ratio": width / height,
+            "file_size": pd.array(file_size, dtype="Int64"),
+        }
         luminance = luminance_statistics(self.histograms)
         for column in LUMINANCE_COLUMNS:
-            table[column] = np.where(ok, luminance[column], np.nan)
-        table["sharpness"] = self.sharpness
-        table["content_fraction"] = self.content_fraction
+            columns[column] = np.where(ok, luminance[column], np.nan)
+        columns["sharpness"] = self.sharpness
+        columns["content_fraction"] = self.content_fraction
 
         # Single-channel files have no colour: their colour columns are 0.
         colour = colour_statistics(self.colour[self.has_colour])
         for column in COLOUR_COLUMNS:
             values = np.zeros(self.n)
             values[self.has_colour] = colour[column]
-            table[column] = np.where(ok, values, np.nan)
+            columns[column] = np.where(ok, values, np.nan)
 
-        grayscale = table["colour_fraction"].to_numpy() <= GRAY_MAX_COLOUR_FRACTION
-        table["is_grayscale"] = pd.array(
+        grayscale = columns["colour_fraction"] <= GRAY_MAX_COLOUR_FRACTION
+        columns["is_grayscale"] = pd.array(
             [bool(g) if good else None for g, good in zip(grayscale, ok)],
             dtype="boolean",
         )
-        table["format"] = self.formats
-        table["mode"] = self.modes
+        columns["format"] = self.formats
+        columns["mode"] = self.modes
         hashes = codes_to_hex(codes_from_frequencies(self.frequencies))
-        table["phash"] = [h if good else None for h, good in zip(hashes, ok)]
-        table["decode_error"] = self.errors
-        for column in ("width", "height", "file_size"):
-            table[column] = table[column].astype("Int64")
-        return table
+        columns["phash"] = [h if good else None for h, good in zip(hashes, ok)]
+        columns["decode_error"] = self.errors
+        return pd.DataFrame(columns)
 
 
 def luminance_statistics(histograms: np.ndarray) -> dict[str, np.ndarray]:
@@ -351,24 +380,27 @@ def _hue_sextants(red, green, blue, high, spread) -> np.ndarray:
     )
 
 
-def laplacian_variance(gray: np.ndarray) -> float:
-    """Return the variance of the 4-neighbour Laplacian of a 2-D array.
+def laplacian_variance(gray: np.ndarray) -> float | np.ndarray:
+    """Return the variance of the 4-neighbour Laplacian over the last two axes.
 
-    Edges are replicated for arrays thinner than 3 pixels, so they get a
-    value too.
+    A 2-D array gives a float; a stack of shape ``(k, height, width)`` gives
+    an array of ``k`` values. Edges are replicated for arrays thinner than 3
+    pixels, so they get a value too.
     """
     values = np.asarray(gray, dtype=np.float32)
-    if min(values.shape) < 3:
-        values = np.pad(values, 1, mode="edge")
-    laplacian = values[1:-1, :-2] + values[1:-1, 2:]
-    laplacian += values[:-2, 1:-1]
-    laplacian += values[2:, 1:-1]
-    laplacian -= 4.0 * values[1:-1, 1:-1]
-    flat = laplacian.ravel()
-    mean = float(flat.mean())
-    # float32 sums of up to a few million squares of values below 1020 keep
-    # about six significant digits, plenty for a threshold.
-    return max(float(np.dot(flat, flat)) / flat.size - mean * mean, 0.0)
+    if min(values.shape[-2:]) < 3:
+        padding = [(0, 0)] * (values.ndim - 2) + [(1, 1), (1, 1)]
+        values = np.pad(values, padding, mode="edge")
+    laplacian = values[..., 1:-1, :-2] + values[..., 1:-1, 2:]
+    laplacian += values[..., :-2, 1:-1]
+    laplacian += values[..., 2:, 1:-1]
+    laplacian -= 4.0 * values[..., 1:-1, 1:-1]
+    flat = laplacian.reshape(-1, laplacian.shape[-2] * laplacian.shape[-1])
+    mean = flat.mean(axis=1, dtype=np.float64)
+    # float32 products summed in float64: exact enough for a threshold.
+    squares = np.einsum("ij,ij->i", flat, flat, dtype=np.float64)
+    variance = np.maximum(squares / flat.shape[1] - mean * mean, 0.0)
+    return float(variance[0]) if values.ndim == 2 else variance
 
 
 def pixel_digest(path: str | Path) -> str | None:
@@ -392,30 +424,88 @@ def pixel_digests(paths: Sequence[str | Path]) -> list[str | None]:
     return [pixel_digest(path) for path in paths]
 
 
-def _draft_factor(width: int, height: int, size: int) -> int:
-    """Return the factor (1, 2, 4 or 8) by which the JPEG draft mode shrinks an image.
+def luminance(pixels: np.ndarray) -> np.ndarray:
+    """Return the luminance of 8-bit RGB pixels as float32 in 0..255.
 
-    Mirrors ``decode_image(..., draft_size=size)``, which requests a box whose
-    shorter side is ``size`` (at most 8 times smaller). Pillow then takes the
-    largest power of two that keeps both sides at least that box.
+    ``pixels`` has shape ``(..., 3)``; the channels are weighted as PIL's
+    ``"L"`` mode does (ITU-R BT.601), without rounding.
     """
-    scale = max(size / max(1, min(width, height)), 1 / 8)
-    box_width, box_height = max(1, int(width * scale)), max(1, int(height * scale))
-    fits = max(1, min(width // box_width, height // box_height))
-    return next(factor for factor in (8, 4, 2, 1) if fits >= factor)
+    return pixels.astype(np.float32) @ _LUMA_WEIGHTS
 
 
-def _resize_shorter_side(image: Image.Image, size: int) -> Image.Image:
-    width, height = image.size
-    shorter = min(width, height)
+def reduce_by(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """Shrink an 8-bit image array by an integer factor, averaging blocks.
+
+    ``pixels`` has shape ``(height, width)`` or ``(height, width, channels)``.
+    Blocks that overhang the right or bottom edge average the pixels they
+    have, so the result has ``ceil(height / factor)`` rows and ``ceil(width /
+    factor)`` columns, the size a JPEG draft decode gives.
+    """
+    if factor == 1:
+        return pixels
+    height, width = pixels.shape[:2]
+    rows, columns = np.arange(0, height, factor), np.arange(0, width, factor)
+    sums = np.add.reduceat(pixels, rows, axis=0, dtype=np.uint32)
+    sums = np.add.reduceat(sums, columns, axis=1, dtype=np.uint32)
+    counts = np.outer(
+        np.minimum(factor, height - rows), np.minimum(factor, width - columns)
+    )
+    if pixels.ndim == 3:
+        counts = counts[:, :, None]
+    return np.rint(sums / counts).astype(np.uint8)
+
+
+def resize_shorter_side(gray: np.ndarray, size: int) -> np.ndarray:
+    """Shrink float images with a box filter so that their shorter side is ``size``.
+
+    ``gray`` has shape ``(height, width)`` or ``(k, height, width)``. The
+    filter is Pillow's BOX (see :func:`_box_weights`), without rounding the
+    result. Images whose shorter side is already at most ``size`` are
+    returned unchanged; no side becomes shorter than 1.
+    """
+    height, width = gray.shape[-2:]
+    shorter = min(height, width)
     if shorter <= size:
-        return image
+        return gray
     scale = size / shorter
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return image.resize(new_size, Image.Resampling.BOX)
+    rows = _box_weights(height, max(1, round(height * scale)))
+    columns = _box_weights(width, max(1, round(width * scale)))
+    return rows @ gray @ columns.T
 
 
-def _colour_sample(rgb: Image.Image) -> bytes:
-    """Sample a grid of pixels from the image without averaging, the cheapest resize."""
-    side = COLOUR_GRID
-    return rgb.resize((side, side), Image.Resampling.NEAREST).tobytes()
+@functools.lru_cache(maxsize=512)
+def _box_weights(n_in: int, n_out: int) -> np.ndarray:
+    """Matrix of shape ``(n_out, n_in)`` that shrinks ``n_in`` samples to ``n_out``.
+
+    Output ``i`` is the mean of the inputs whose centres fall in its span
+    ``(i * s, (i + 1) * s]``, with ``s = n_in / n_out`` at least 1: the box
+    filter of Pillow's ``Image.resize(..., Image.Resampling.BOX)``, to which
+    the thresholds of the checks were tuned.
+    """
+    # The arithmetic follows Pillow's, so that ties at span edges fall the
+    # same way.
+    scale = n_in / n_out
+    support = 0.5 * scale
+    centres = (np.arange(n_out, dtype=np.float64)[:, None] + 0.5) * scale
+    first = (centres - support + 0.5).astype(np.int64)
+    stop = (centres + support + 0.5).astype(np.int64)
+    inputs = np.arange(n_in)[None, :]
+    position = (inputs - centres + 0.5) * (1.0 / scale)
+    inside = (position > -0.5) & (position <= 0.5)
+    inside &= (inputs >= first) & (inputs < np.minimum(stop, n_in))
+    weights = inside / inside.sum(axis=1, keepdims=True)
+    weights = weights.astype(np.float32)
+    weights.flags.writeable = False
+    return weights
+
+
+def _colour_sample(stack: np.ndarray) -> np.ndarray:
+    """Pick a square grid of pixels from each image without averaging.
+
+    ``stack`` has shape ``(k, height, width, 3)``; the result ``(k,
+    COLOUR_GRID**2, 3)``.
+    """
+    height, width = stack.shape[1:3]
+    rows = ((np.arange(COLOUR_GRID) + 0.5) * (height / COLOUR_GRID)).astype(np.intp)
+    columns = ((np.arange(COLOUR_GRID) + 0.5) * (width / COLOUR_GRID)).astype(np.intp)
+    return stack[:, rows[:, None], columns[None, :]].reshape(len(stack), -1, 3)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 
+from threadpoolctl import threadpool_limits
+
 from beholder.progress import NullProgress, Progress
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ def map_chunks(
     in input order. With one
     job, or fewer items than two chunks, everything runs in this process.
     Progress advances by the size of each finished chunk.
+
+    Each worker, and this process when it does the work itself, runs with
+    one BLAS thread: the chunks already use every core, and BLAS threads on
+    top of them would spin for work instead.
     """
     progress = progress or NullProgress()
     items = list(items)
@@ -65,9 +71,10 @@ def map_chunks(
     chunks = [items[start : start + size] for start in range(0, len(items), size)]
     if n_workers == 1 or len(chunks) < 2:
         results = []
-        for chunk in chunks:
-            results.append(function(chunk))
-            progress.advance(len(chunk))
+        with threadpool_limits(limits=1, user_api="blas"):
+            for chunk in chunks:
+                results.append(function(chunk))
+                progress.advance(len(chunk))
         return results
 
     results: list = [None] * len(chunks)
@@ -117,5 +124,12 @@ def _executor(n_workers: int):
         warnings.filterwarnings(
             "ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning
         )
-        with ProcessPoolExecutor(n_workers, mp_context=_context()) as executor:
+        with ProcessPoolExecutor(
+            n_workers, mp_context=_context(), initializer=_one_blas_thread
+        ) as executor:
             yield executor
+
+
+def _one_blas_thread() -> None:
+    """Limit BLAS to one thread for the life of a worker process."""
+    threadpool_limits(limits=1, user_api="blas")

@@ -34,9 +34,14 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 
 def low_frequencies(gray: np.ndarray) -> np.ndarray:
-    """Return the 8x8 lowest 2-D DCT-II coefficients of a 2-D array, flattened."""
-    height, width = gray.shape
-    return (_dct_matrix(height) @ gray @ _dct_matrix(width).T).ravel()
+    """Return the 8x8 lowest 2-D DCT-II coefficients over the last two axes.
+
+    A 2-D array gives 64 values; a stack of shape ``(k, height, width)``
+    gives shape ``(k, 64)``.
+    """
+    height, width = gray.shape[-2:]
+    coefficients = _dct_matrix(height) @ gray @ _dct_matrix(width).T
+    return coefficients.reshape(*gray.shape[:-2], _KEEP * _KEEP)
 
 
 def codes_from_frequencies(coefficients: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from beholder.progress import NullProgress, Progress
 from beholder.properties.measure import PROPERTY_COLUMNS, measure_images
@@ -45,9 +44,6 @@ def compute_properties(
     progress = progress or NullProgress()
     paths = [str(path) for path in paths]
     progress.stage("scan", len(paths))
-    # Load Pillow's format plugins once here: forked workers inherit them
-    # instead of each spending about 0.1 s loading them on its first file.
-    Image.init()
     chunks = map_chunks(measure_images, paths, n_jobs=n_jobs, progress=progress)
     table = pd.concat(chunks, ignore_index=True) if chunks else measure_images([])
     table.insert(0, "image_id", np.arange(len(table), dtype=np.int64))
