@@ -167,3 +167,58 @@ def test_audit_with_scan_and_bias(make_class_folders, tmp_path, config):
     report = result.report_path.read_text(encoding="utf-8")
     assert "Duplicates, split leakage and label conflicts" in report
     assert "Shortcuts and augmentation advice" in report
+
+
+def _record_decision(run_dir, image_id):
+    from beholder.review.app import open_run
+
+    store, records, journal = open_run(run_dir)
+    journal.record(
+        image_id=image_id,
+        action="keep",
+        reviewer="tester",
+        given_label=records.given_label(image_id),
+        relpath=records.relpath(image_id),
+    )
+    journal.close()
+    store.close()
+
+
+def test_shared_database_keeps_matching_decisions(make_class_folders, tmp_path, config):
+    from dataclasses import replace
+
+    data = make_class_folders(n_classes=2, per_class=5)
+    config = replace(config, database_url=f"sqlite:///{tmp_path / 'shared.db'}")
+    first = run_audit(data, tmp_path / "run", config)
+    _record_decision(first.run_dir, 3)
+
+    # The same files get the same image ids, so the decision stays valid.
+    second = run_audit(data, tmp_path / "run-again", config)
+
+    images = RunStore.open(second.run_dir, database_url=config.database_url)
+    assert len(images.read_table("images")) == 10
+
+
+def test_shared_database_rejects_renumbered_images(
+    make_class_folders, tmp_path, config
+):
+    from dataclasses import replace
+
+    from beholder.errors import StoreError
+
+    data = make_class_folders(n_classes=2, per_class=5)
+    config = replace(config, database_url=f"sqlite:///{tmp_path / 'shared.db'}")
+    first = run_audit(data, tmp_path / "run", config)
+    _record_decision(first.run_dir, 9)
+    images_before = RunStore.open(first.run_dir, database_url=config.database_url)
+    relpaths_before = images_before.read_table("images")["relpath"].tolist()
+    # Removing the first file shifts every later image id down by one.
+    first_file = data / relpaths_before[0]
+    first_file.unlink()
+
+    with pytest.raises(StoreError, match="numbers differently"):
+        run_audit(data, tmp_path / "run-again", config)
+
+    after = images_before.read_table("images")["relpath"].tolist()
+    assert after == relpaths_before
+    assert not (tmp_path / "run-again").exists()

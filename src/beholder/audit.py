@@ -159,6 +159,7 @@ def _run_stages(source, out, staging, dataset, config, progress, timer):
             "notes": bias.notes,
         }
     with timer.stage("store"):
+        _check_shared_journal(config.database_url, dataset)
         store = RunStore(staging, database_url=config.database_url)
         _store(store, dataset, embeddings, hashes, probabilities, findings)
         store.write_table("image_notes", _notes_for_images(image_notes, dataset))
@@ -222,6 +223,40 @@ def _check_database(url: str | None) -> None:
             "Give a SQLAlchemy URL such as sqlite:///runs/x.db or "
             "postgresql+psycopg://user@127.0.0.1/beholder."
         ) from error
+
+
+def _check_shared_journal(url: str | None, dataset) -> None:
+    """Raise StoreError before a database URL's journal would point at other images.
+
+    The review journal stores decisions by ``image_id`` and outlives the
+    tables that the audit replaces. When this audit numbers the images of
+    earlier decisions differently, writing its tables would attach those
+    decisions to other images, so nothing is written.
+    """
+    if not url:
+        return
+    from beholder.review.journal import find_mismatched_rows, read_image_references
+
+    relpaths = dataset.images["relpath"].tolist()
+
+    def relpath_of(image_id: int) -> str | None:
+        return relpaths[image_id] if 0 <= image_id < len(relpaths) else None
+
+    engine = create_engine(url)
+    try:
+        mismatched = find_mismatched_rows(read_image_references(engine), relpath_of)
+    finally:
+        engine.dispose()
+    if mismatched:
+        row = mismatched[0]
+        raise StoreError(
+            f"The database at {_hide_password(url)} holds {len(mismatched)} review "
+            f"journal rows for images that this audit numbers differently "
+            f"(decision {row['decision_id']}: image {row['image_id']} was "
+            f"{row['relpath']!r}). Writing the run would attach them to other "
+            "images. Export the reviewed run first (beholder export), then audit "
+            "into a new database or drop its review_journal table."
+        )
 
 
 def _staging_folder(out: Path) -> Path:
@@ -585,11 +620,15 @@ def _public_config(config: AuditConfig) -> dict:
     """Return the configuration for run.json, with any database password masked."""
     values = asdict(config)
     if config.database_url:
-        from sqlalchemy.engine import make_url
-
-        url = make_url(config.database_url)
-        values["database_url"] = url.render_as_string(hide_password=True)
+        values["database_url"] = _hide_password(config.database_url)
     return values
+
+
+def _hide_password(url: str) -> str:
+    """Return a database URL with its password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _meta(source, config, dataset, summary, timings) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -323,6 +324,21 @@ def test_symlink_loop_detected(tmp_path, files):
     )
     assert rows["cat/self"]["reason"] == "symbolic link loop: points back to cat"
     assert dataset.n_images == 1
+    _assert_accounted(dataset)
+
+
+@pytest.mark.parametrize("target", ["parent", "filesystem root"])
+def test_link_above_root_not_walked(tmp_path, files, target):
+    data = tmp_path / "data"
+    files.image(data / "cat" / "a.png")
+    files.image(tmp_path / "outside" / "b.png")
+    above = tmp_path if target == "parent" else Path("/")
+    (data / "cat" / "up").symlink_to(above, target_is_directory=True)
+    dataset = load_dataset(data)
+    assert dataset.images["relpath"].tolist() == ["cat/a.png"]
+    assert _rows(dataset)["cat/up"]["reason"] == (
+        "symbolic link to a folder that contains the dataset"
+    )
     _assert_accounted(dataset)
 
 

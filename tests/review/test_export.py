@@ -177,15 +177,21 @@ def test_export_keeps_odd_labels_inside_tree(nasty_run_dir, tmp_path):
     assert len(manifest) == records.n_images
 
 
-def test_export_rejects_journal_of_other_audit(run_dir, tmp_path):
-    review(run_dir, [(1, "keep", None)])
+def move_journal_rows(run_dir, image_id, relpath):
+    """Rewrite the relpath of an image's journal rows, as another audit would see it."""
     store, _, journal = open_run(run_dir)
     with store.engine.begin() as connection:
         connection.exec_driver_sql(
-            "UPDATE review_journal SET relpath = 'elsewhere/1.png' WHERE image_id = 1"
+            "UPDATE review_journal SET relpath = ? WHERE image_id = ?",
+            (relpath, image_id),
         )
     journal.close()
     store.close()
+
+
+def test_export_rejects_journal_of_other_audit(run_dir, tmp_path):
+    review(run_dir, [(1, "keep", None)])
+    move_journal_rows(run_dir, 1, "elsewhere/1.png")
 
     with pytest.raises(StoreError, match="audited again"):
         export_run(run_dir, tmp_path / "out")
@@ -208,3 +214,11 @@ def test_export_command(run_dir, tmp_path):
     assert "not empty" in rejected.output
     assert bad_mode.exit_code == 2
     assert "--mode" in bad_mode.output
+
+
+def test_app_rejects_journal_of_other_audit(run_dir):
+    review(run_dir, [(2, "blind", None)])
+    move_journal_rows(run_dir, 2, "moved/2.png")
+
+    with pytest.raises(StoreError, match="is now"):
+        open_run(run_dir)

@@ -56,10 +56,12 @@ def walk_files(root: Path) -> Iterator[FoundFile]:
     links, pipes and devices, unreadable folders, and names that are not
     valid UTF-8. A linked folder is walked once: a link to a folder that is
     already being walked (a loop) or was walked before (a second way to the
-    same files) is yielded as one entry with a reason instead.
+    same files), or to a folder above the root, is yielded as one entry with
+    a reason instead.
     """
     seen: dict[tuple[int, int], str] = {}
     stack: list[_Folder] = []
+    real_root = os.path.realpath(root)
     opened = _enter(os.fspath(root), "", False, (), seen)
     if isinstance(opened, FoundFile):
         yield opened
@@ -78,6 +80,12 @@ def walk_files(root: Path) -> Iterator[FoundFile]:
         hidden = folder.hidden or is_hidden_or_system(entry.name)
         kind = _kind(entry)
         if kind == "folder":
+            if entry.is_symlink() and _contains(entry.path, real_root):
+                # Walking it would read everything around the dataset, such
+                # as a whole disk for a link to /.
+                reason = "symbolic link to a folder that contains the dataset"
+                yield _found(entry.path, relpath, reason)
+                continue
             ancestors = folder.ancestors + (folder.key,)
             opened = _enter(entry.path, relpath, hidden, ancestors, seen)
             if isinstance(opened, FoundFile):
@@ -113,6 +121,15 @@ def _enter(path: str, relpath: str, hidden: bool, ancestors, seen):
     except OSError as error:
         return _found(path, relpath, f"unreadable folder: {error.strerror}")
     return _Folder(iter(entries), relpath, hidden, key, ancestors)
+
+
+def _contains(link: str, real_root: str) -> bool:
+    """Return True when ``link`` points to a folder above ``real_root``.
+
+    A link to the root itself is left to the loop check, which names it.
+    """
+    target = os.path.realpath(link)
+    return real_root.startswith(target.rstrip(os.sep) + os.sep)
 
 
 def _kind(entry: os.DirEntry) -> str:

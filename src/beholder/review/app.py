@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from beholder.errors import StoreError
 from beholder.review.journal import Journal
 from beholder.review.queues import QueueCatalog
 from beholder.review.records import ReviewRecords
@@ -59,7 +60,8 @@ def open_run(
     Raises
     ------
     StoreError
-        When ``run_dir`` is not a run folder or lacks a table.
+        When ``run_dir`` is not a run folder or lacks a table, or when its
+        journal was written against another audit of the folder.
     """
     store = RunStore.open(run_dir)
     recorded = (store.read_meta().get("config") or {}).get("database_url")
@@ -68,6 +70,12 @@ def open_run(
         store = RunStore.open(run_dir, database_url=url)
     records = ReviewRecords.load(store)
     journal = Journal(store.engine)
+    try:
+        records.check_journal(journal.rows())
+    except StoreError:
+        journal.close()
+        store.close()
+        raise
     return store, records, journal
 
 

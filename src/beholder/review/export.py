@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from beholder.errors import BeholderError, StoreError
+from beholder.errors import BeholderError
 from beholder.review.journal import COLUMNS, Journal, JournalState, row_to_json
 from beholder.review.records import ReviewRecords
 
@@ -109,7 +109,7 @@ def export_reviewed(
     _check_out_dir(out)
     rows = journal.rows()
     state = JournalState.from_rows(rows)
-    _check_journal_matches(records, state)
+    records.check_journal(rows)
 
     manifest, removed = build_manifest(records, state)
     counts = manifest["action"].value_counts().sort_index().to_dict()
@@ -296,23 +296,6 @@ def _check_out_dir(out: Path) -> None:
         raise ExportError(
             f"export folder {out} is not empty and contains no earlier export "
             f"({MARKER}); choose an empty or new --out, so no other files are replaced."
-        )
-
-
-def _check_journal_matches(records: ReviewRecords, state: JournalState) -> None:
-    mismatched = [
-        row
-        for image_id, row in state.decisions.items()
-        if not records.has_image(image_id)
-        or (row["relpath"] is not None and row["relpath"] != records.relpath(image_id))
-    ]
-    if mismatched:
-        row = mismatched[0]
-        raise StoreError(
-            f"{len(mismatched)} journal decisions do not match this run's images "
-            f"(decision {row['decision_id']}: image {row['image_id']} was "
-            f"{row['relpath']!r}); the run was audited again after the review. "
-            "Export from the run the review used."
         )
 
 

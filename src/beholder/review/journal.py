@@ -71,6 +71,36 @@ journal_table = sa.Table(
 COLUMNS = tuple(column.name for column in journal_table.columns)
 
 
+def read_image_references(engine) -> list[dict]:
+    """Return ``decision_id``, ``image_id`` and ``relpath`` of every journal row.
+
+    Returns an empty list when the database has no journal table, and never
+    creates one.
+    """
+    if not sa.inspect(engine).has_table(TABLE_NAME):
+        return []
+    columns = [journal_table.c.decision_id, journal_table.c.image_id]
+    query = sa.select(*columns, journal_table.c.relpath).order_by(columns[0])
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def find_mismatched_rows(rows: Iterable[dict], relpath_of: Callable) -> list[dict]:
+    """Return the rows whose image this run does not have under the same path.
+
+    ``relpath_of(image_id)`` returns the run's relative path of an image, or
+    None when the run has no such image. A row that recorded no ``relpath``
+    matches any image with its ``image_id``.
+    """
+    mismatched = []
+    for row in rows:
+        current = relpath_of(int(row["image_id"]))
+        recorded = row.get("relpath")
+        if current is None or (recorded is not None and recorded != current):
+            mismatched.append(row)
+    return mismatched
+
+
 class JournalError(Exception):
     """A journal write that cannot be done as requested."""
 

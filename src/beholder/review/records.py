@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from beholder.errors import StoreError
+from beholder.review.journal import find_mismatched_rows
 from beholder.store import RunStore
 
 logger = logging.getLogger(__name__)
@@ -124,6 +126,31 @@ class ReviewRecords:
 
     def has_image(self, image_id: int) -> bool:
         return image_id in self._position
+
+    def check_journal(self, rows: Iterable[dict]) -> None:
+        """Raise StoreError when journal rows were written against another audit.
+
+        Decisions are stored by ``image_id``. A row whose image this run lacks,
+        or has under another relative path, means the folder was audited
+        again after the review, and applying the row would change the wrong
+        image.
+        """
+        mismatched = find_mismatched_rows(rows, self._relpath_or_none)
+        if not mismatched:
+            return
+        row = mismatched[0]
+        current = self._relpath_or_none(int(row["image_id"]))
+        now = f"is now {current!r}" if current is not None else "is not in this run"
+        raise StoreError(
+            f"{len(mismatched)} review journal rows do not match this run's images "
+            f"(decision {row['decision_id']}: image {row['image_id']} was "
+            f"{row['relpath']!r} and {now}). The run was audited again after the "
+            "review. Use the run folder the review was done on, or the one kept "
+            "as RUN_DIR.previous-<time>."
+        )
+
+    def _relpath_or_none(self, image_id: int) -> str | None:
+        return self.relpath(image_id) if self.has_image(image_id) else None
 
     def _cell(self, name: str, image_id: int) -> str | None:
         return self._columns[name][self._position[image_id]]
