@@ -169,22 +169,142 @@ def test_exif_orientation_like_pillow(tmp_path, monkeypatch, orientation, draft_
     assert fast.exif_transposed == slow.exif_transposed
 
 
-@pytest.mark.parametrize("value", [0, 9])
-def test_out_of_range_orientation_goes_to_pillow(tmp_path, value):
+def test_orientation_zero_means_upright(tmp_path, monkeypatch):
     exif = Image.Exif()
-    exif[0x0112] = value
+    exif[0x0112] = 0
+    path = _save(tmp_path / "o.jpg", _photo(), exif=exif.tobytes())
+    assert fast_jpeg.read_header(path.read_bytes()).orientation == 1
+    fast, slow = _decode_both(path, monkeypatch)
+    assert np.array_equal(fast.pixels, slow.pixels)
+    assert fast.notes == slow.notes == ()
+
+
+def test_out_of_range_orientation_goes_to_pillow(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 9
     path = _save(tmp_path / "o.jpg", _photo(), exif=exif.tobytes())
     assert fast_jpeg.read_header(path.read_bytes()) is None
+    assert decode_image(path).notes == ("invalid EXIF orientation 9 ignored",)
 
 
-def test_malformed_exif_goes_to_pillow():
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _exif_segment(entries, *, next_ifd=True) -> bytes:
+    """An APP1 EXIF segment, little-endian, of ``(tag, type, count, value)`` entries."""
+    tiff = b"II*\x00" + (8).to_bytes(4, "little") + len(entries).to_bytes(2, "little")
+    for tag, kind, count, value in entries:
+        tiff += tag.to_bytes(2, "little") + kind.to_bytes(2, "little")
+        tiff += count.to_bytes(4, "little") + value
+    if next_ifd:
+        tiff += b"\x00" * 4
+    return _segment(0xE1, b"Exif\x00\x00" + tiff)
+
+
+def _short(value: int) -> bytes:
+    return value.to_bytes(2, "little") + b"\x00\x00"
+
+
+def _jpeg_bytes(mode="RGB", size=(37, 23)) -> bytes:
     data = io.BytesIO()
-    _photo().save(data, "JPEG")
-    plain = data.getvalue()
-    # The directory claims 40 entries, far more than the block holds.
-    tiff = b"II*\x00\x08\x00\x00\x00" + (40).to_bytes(2, "little") + b"\x00" * 12
-    segment = b"Exif\x00\x00" + tiff
-    app1 = b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment
-    assert fast_jpeg.read_header(plain[:2] + app1 + plain[2:]) is None
-    assert fast_jpeg.exif_orientation(tiff) is None
-    assert fast_jpeg.exif_orientation(b"XX*\x00\x08\x00\x00\x00") is None
+    _photo(size).convert(mode).save(data, "JPEG")
+    return data.getvalue()
+
+
+_ODD_HEADERS = {
+    "short JFIF": ("RGB", _segment(0xE0, b"JFIF\x00")),
+    "short Adobe in gray": ("L", _segment(0xEE, b"Adobe")),
+    "short ICC profile": ("RGB", _segment(0xE2, b"ICC_PROFILE\x00")),
+    "short Photoshop block": (
+        "RGB",
+        _segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04"),
+    ),
+    "TEM marker": ("RGB", b"\xff\x01"),
+    "XMP orientation": (
+        "RGB",
+        _segment(0xE1, b'http://ns.adobe.com/xap/1.0/\x00<x tiff:Orientation="6"/>'),
+    ),
+    "two orientation entries": (
+        "RGB",
+        _exif_segment([(0x112, 3, 1, _short(6)), (0x112, 3, 1, _short(3))]),
+    ),
+    "no next-IFD pointer": (
+        "RGB",
+        _exif_segment([(0x112, 3, 1, _short(1))], next_ifd=False),
+    ),
+    "resolution unit with two values": (
+        "RGB",
+        _exif_segment([(0x128, 3, 2, b"\x02\x00\x02\x00")]),
+    ),
+    "Exif IFD past the end": (
+        "RGB",
+        _exif_segment(
+            [(0x112, 3, 1, _short(6)), (0x8769, 4, 1, (5000).to_bytes(4, "little"))]
+        ),
+    ),
+    "tag Pillow cannot write back": (
+        "RGB",
+        _exif_segment(
+            [(0x112, 3, 1, _short(6)), (0x128, 4, 1, (70000).to_bytes(4, "little"))]
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_ODD_HEADERS))
+def test_odd_header_matches_pillow(tmp_path, monkeypatch, case):
+    mode, segment = _ODD_HEADERS[case]
+    plain = _jpeg_bytes(mode)
+    path = tmp_path / "odd.jpg"
+    path.write_bytes(plain[:2] + segment + plain[2:])
+    fast, slow = _decode_outcomes(path, monkeypatch)
+    assert fast == slow
+
+
+def _decode_outcomes(path, monkeypatch, **kwargs):
+    """Each path's result as comparable values, or its error reason."""
+
+    def outcome():
+        try:
+            decoded = decode_image(path, **kwargs)
+        except ImageDecodeError as error:
+            return ("error", error.reason)
+        return (
+            decoded.width,
+            decoded.height,
+            decoded.notes,
+            decoded.exif_transposed,
+            decoded.pixels.tobytes(),
+        )
+
+    fast = outcome()
+    with monkeypatch.context() as patch:
+        patch.setattr(fast_jpeg, "simplejpeg", None)
+        slow = outcome()
+    return fast, slow
+
+
+@pytest.mark.parametrize("side", [2, 3, 5, 9, 17])
+@pytest.mark.parametrize("draft_size", [1, 2, 3])
+def test_tiny_draft_matches_pillow(tmp_path, monkeypatch, side, draft_size):
+    path = tmp_path / "tiny.jpg"
+    path.write_bytes(_jpeg_bytes(size=(side, side)))
+    fast, slow = _decode_outcomes(path, monkeypatch, draft_size=draft_size)
+    assert fast == slow
+
+
+def test_heic_suffix_registers_plugin_first(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(decode, "_register_heif_opener", lambda: calls.append(1))
+    path = tmp_path / "photo.heic"
+    path.write_bytes(_jpeg_bytes())
+    decode_image(path)
+    assert calls
+
+
+def test_large_file_goes_to_pillow(tmp_path, monkeypatch):
+    path = _save(tmp_path / "big.jpg", _photo())
+    monkeypatch.setattr(decode, "FAST_PATH_MAX_BYTES", 100)
+    monkeypatch.setattr(fast_jpeg, "decode", None)  # fails if the fast path runs
+    assert decode_image(path).pixels.shape == (240, 320, 3)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from beholder import fast_jpeg
 from beholder.errors import ImageDecodeError
@@ -60,6 +60,21 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 # Formats that share one decoder, so a ".jpg" holding an MPO is no mismatch.
 _FORMAT_FAMILY = {"MPO": "JPEG", "DIB": "BMP", "CUR": "ICO"}
+
+# Larger JPEGs are left to Pillow, which streams the file instead of
+# holding all of it in memory.
+FAST_PATH_MAX_BYTES = 64 * 2**20
+
+# The transpose that turns an image upright, by EXIF orientation 2 to 8.
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 # Suffixes that Pillow registers for JPEG files.
 _JPEG_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif"}
@@ -183,10 +198,15 @@ def _decode_plain_jpeg(
     See :mod:`beholder.fast_jpeg` for which files qualify. The result equals
     what the Pillow path gives for the same file.
     """
-    if not fast_jpeg.is_available():
+    if not fast_jpeg.is_available() or file_size > FAST_PATH_MAX_BYTES:
         return None
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            # Only JPEGs are read whole; other files go to Pillow unread.
+            data = file.read(2)
+            if data != b"\xff\xd8":
+                return None
+            data += file.read()
     except OSError:
         return None  # the Pillow path names the reason
     header = fast_jpeg.read_header(data)
@@ -199,8 +219,10 @@ def _decode_plain_jpeg(
         return None
     # The common JPEG suffixes need no look-up in Pillow's registry, which
     # would load every format plugin.
-    plain_suffix = path.suffix.lower() in _JPEG_SUFFIXES
-    mismatch = None if plain_suffix else _extension_mismatch(path, "JPEG")
+    mismatch = None
+    if path.suffix.lower() not in _JPEG_SUFFIXES:
+        _register_heif_opener()  # so that .heic is a known suffix
+        mismatch = _extension_mismatch(path, "JPEG")
     notes = [mismatch] if mismatch else []
     width, height = header.width, header.height
     transposed = header.orientation != 1
@@ -260,7 +282,9 @@ def _decode_open(
         notes.append(exif_note)
     transposed = orientation in range(2, 9)
     if transposed:
-        image = ImageOps.exif_transpose(image)
+        # Transposing the pixels alone, unlike ImageOps.exif_transpose, does
+        # not rewrite the EXIF block, which fails on some malformed blocks.
+        image = image.transpose(_EXIF_TRANSPOSE[orientation])
         notes.append(f"EXIF orientation {orientation} applied")
     if orientation in range(5, 9):
         full_size = (full_size[1], full_size[0])

@@ -5,23 +5,29 @@ costs about as much as decoding a small photograph. For the common case, a
 baseline or progressive 8-bit JPEG in gray or YCbCr, this module hands the
 bytes straight to libjpeg-turbo through `simplejpeg
 <https://gitlab.com/jfolz/simplejpeg>`_ and applies the EXIF orientation
-itself. Pillow links the same library, so the pixels are the same (checked
-on every image of 15-Scene and SUN-8, and in the tests).
+itself. Pillow's wheels link libjpeg-turbo too (3.2.0 in Pillow 13.0.0,
+3.1.2 in simplejpeg 1.9.0), and the pixels were the same on every image of
+15-Scene and SUN-8 and in the tests.
 
 Anything else returns None, and :mod:`beholder.decode` falls back to Pillow,
-which also gives the reason a broken file fails. That covers EXIF data this
-module does not fully parse, multi-picture files, colour files with an
-Adobe segment (it sets the colour transform), CMYK, 12-bit, lossless and
-arithmetic-coded JPEGs, and any warning from the decoder, such as a
-truncated file.
+which also gives the reason a broken file fails. Pillow decodes files with
+metadata that it warns or fails about, an orientation only in XMP, or
+several pictures (MPO). It also decodes colour files with an Adobe segment
+(which sets the colour transform), CMYK, 12-bit, lossless and
+arithmetic-coded JPEGs, and draft sizes that libjpeg-turbo would reach by
+another scale. Any warning from libjpeg-turbo, such as for a truncated
+file, sends the file to Pillow too.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
+from PIL import Image, JpegImagePlugin
 
 try:
     import simplejpeg
@@ -35,29 +41,18 @@ _SOI = b"\xff\xd8"
 # and progressive Huffman coding. Other SOF markers (lossless, hierarchical,
 # arithmetic coding) go to Pillow.
 _PLAIN_FRAMES = {0xC0, 0xC1, 0xC2}
-_OTHER_FRAMES = set(range(0xC3, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _START_OF_SCAN = 0xDA
-_ADOBE = 0xEE
-# Markers without a length field.
-_STANDALONE = {0x01, *range(0xD0, 0xD9)}
+# Segments allowed before the first scan: frames, Huffman and quantization
+# tables, restart interval, APPn and comments. Any other marker, and any
+# byte between segments other than a fill byte, sends the file to Pillow.
+_SEGMENT_MARKERS = {*_PLAIN_FRAMES, 0xC4, 0xDB, 0xDD, _START_OF_SCAN, 0xFE}
+_SEGMENT_MARKERS |= set(range(0xE0, 0xF0))
 _MODES = {1: "L", 3: "RGB"}
-_EXIF = b"Exif\x00\x00"
+# Draft decodes whose shorter side would be smaller are left to Pillow.
+MIN_SCALED_SIDE = 8
 _ORIENTATION_TAG = 0x0112
-# Sizes in bytes of the TIFF field types, by type code.
-_TIFF_TYPE_SIZES = {
-    1: 1,
-    2: 1,
-    3: 2,
-    4: 4,
-    5: 8,
-    6: 1,
-    7: 1,
-    8: 2,
-    9: 4,
-    10: 8,
-    11: 4,
-    12: 8,
-}
+_RESOLUTION_UNIT_TAG = 0x0128
+_X_RESOLUTION_TAG = 0x011A
 
 
 @dataclass(frozen=True)
@@ -80,17 +75,21 @@ def is_available() -> bool:
 
 
 def read_header(data: bytes) -> PlainJpeg | None:
-    """Return the size and mode of a plain JPEG, or None for any other file.
+    """Return the size, mode and orientation of a plain JPEG, or None otherwise.
 
-    Walks the markers up to the first scan. A file is plain when it has one
-    8-bit frame of 1 or 3 components, coded as baseline, extended or
-    progressive Huffman, at most one well-formed EXIF segment and no
-    multi-picture segment. An Adobe segment is allowed in gray files only,
-    where it changes nothing.
+    Walks the markers up to the first scan as Pillow's JPEG plugin does, and
+    hands every APPn segment to that plugin's own handler, so that metadata
+    Pillow cannot parse sends the file to Pillow too. In a plain file the
+    markers follow each other with nothing between them but fill bytes.
+    It has one 8-bit frame of 1 or 3 components, coded as baseline,
+    extended or progressive Huffman, and Pillow reads its EXIF block
+    without a warning. Files with a multi-picture segment, an Adobe segment
+    in colour, or an XMP orientation that EXIF lacks are not plain.
     """
     if simplejpeg is None or not data.startswith(_SOI):
         return None
-    frame, adobe, orientation = None, False, None
+    segments = _Segments(data)
+    frame = None
     position = len(_SOI)
     while position + 4 <= len(data):
         if data[position] != 0xFF:
@@ -99,31 +98,102 @@ def read_header(data: bytes) -> PlainJpeg | None:
         if marker == 0xFF:  # fill byte before a marker
             position += 1
             continue
-        if marker in _STANDALONE:
-            position += 2
-            continue
+        if marker not in _SEGMENT_MARKERS:
+            return None
         length = int.from_bytes(data[position + 2 : position + 4], "big")
-        segment = data[position + 4 : position + 2 + length]
-        if length < 2 or _needs_pillow(marker, segment):
+        if length < 2 or position + 2 + length > len(data):
             return None
         if marker in _PLAIN_FRAMES:
             if frame is not None:
                 return None
-            frame = segment
-        adobe = adobe or marker == _ADOBE
-        if marker == 0xE1 and segment.startswith(_EXIF):
-            if orientation is not None:
-                return None
-            orientation = exif_orientation(segment[len(_EXIF) :])
-            if orientation is None:
-                return None
+            frame = data[position + 4 : position + 2 + length]
+        elif 0xE0 <= marker <= 0xEF and not segments.read_app(marker, position):
+            return None
         if marker == _START_OF_SCAN:
             header = _frame_header(frame)
-            if header is None or (adobe and header.mode != "L"):
+            if header is None:
                 return None
-            return replace(header, orientation=orientation or 1)
+            return segments.finish(header)
         position += 2 + length
     return None
+
+
+class _Segments:
+    """APPn segments read by Pillow's own handler, on a stand-in for its image.
+
+    Pillow's ``JpegImagePlugin.APP`` reads from ``fp`` and fills ``info``,
+    ``app``, ``applist`` and ``icclist``. Calling it keeps Pillow's exact
+    rules: a segment it fails on (a JFIF or Adobe segment too short to hold
+    its fields, a malformed Photoshop block) fails here too.
+    """
+
+    def __init__(self, data: bytes):
+        self.fp = io.BytesIO(data)
+        self.info: dict = {}
+        self.app: dict = {}
+        self.applist: list = []
+        self.icclist: list = []
+
+    def read_app(self, marker: int, position: int) -> bool:
+        """Run Pillow's handler on the segment at ``position``; False if it fails."""
+        self.fp.seek(position + 2)
+        try:
+            JpegImagePlugin.APP(self, 0xFF00 | marker)
+        except Exception:  # noqa: BLE001 - whatever Pillow fails on goes to Pillow
+            return False
+        return True
+
+    def finish(self, header: PlainJpeg) -> PlainJpeg | None:
+        """Return ``header`` with its orientation, or None when Pillow must decode."""
+        if "mp" in self.info or not self._icc_readable():
+            return None
+        if "adobe" in self.info and header.mode != "L":
+            return None
+        orientation = _orientation(self.info)
+        if orientation is None:
+            return None
+        return replace(header, orientation=orientation)
+
+    def _icc_readable(self) -> bool:
+        # Pillow sorts the ICC fragments and reads the count from the first.
+        return not self.icclist or len(min(self.icclist)) > 13
+
+
+def _orientation(info: dict) -> int | None:
+    """Return the EXIF orientation Pillow would apply (1 to 8), or None.
+
+    Mirrors what Pillow does with the EXIF block while opening a JPEG (it
+    reads the resolution tags when the JFIF segment gave no dpi) and then in
+    ``Image.getexif``. Returns None when that would warn or fail, or give a
+    value outside 0 to 8, so that the Pillow path records the note.
+    """
+    exif = Image.Exif()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            if "exif" in info:
+                exif.load(info["exif"])
+                if "dpi" not in info:
+                    _touch_resolution(exif)
+            value = exif.get(_ORIENTATION_TAG)
+        except Exception:  # noqa: BLE001 - any trouble sends the file to Pillow
+            return None
+    if value is None and b"tiff:Orientation" in info.get("xmp", b""):
+        return None  # Pillow would read the orientation from XMP
+    if value is None or value == 0:
+        return 1  # 0 is outside EXIF's range but many cameras write it
+    if isinstance(value, int) and 1 <= value <= 8:
+        return value
+    return None
+
+
+def _touch_resolution(exif) -> None:
+    """Read the resolution tags as Pillow does when JFIF has no dpi."""
+    for tag in (_RESOLUTION_UNIT_TAG, _X_RESOLUTION_TAG):
+        try:
+            exif[tag]
+        except KeyError:
+            return
 
 
 def decode(data: bytes, header: PlainJpeg, scale: int, gray: bool) -> np.ndarray | None:
@@ -136,6 +206,8 @@ def decode(data: bytes, header: PlainJpeg, scale: int, gray: bool) -> np.ndarray
     """
     width = -(-header.width // scale)
     height = -(-header.height // scale)
+    if not _scale_is_unique(header, scale):
+        return None
     # Asking for the exact output size makes libjpeg-turbo pick the same
     # 1/scale factor as Pillow's draft; at scale 1 no reduction is requested.
     min_size = {"min_width": width, "min_height": height} if scale > 1 else {}
@@ -153,47 +225,8 @@ def decode(data: bytes, header: PlainJpeg, scale: int, gray: bool) -> np.ndarray
     return np.ascontiguousarray(_orient(pixels, header.orientation))
 
 
-def exif_orientation(tiff: bytes) -> int | None:
-    """Return the orientation (1 to 8) from EXIF's TIFF block, 1 when absent.
-
-    Returns None when the first image directory is malformed in any way
-    Pillow would warn about (bad byte order, entries past the end, unknown
-    field types) or the orientation is not one short from 1 to 8.
-    """
-    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
-    if order is None or len(tiff) < 8 or _unsigned(tiff, 2, 2, order) != 42:
-        return None
-    start = _unsigned(tiff, 4, 4, order)
-    if start + 2 > len(tiff):
-        return None
-    count = _unsigned(tiff, start, 2, order)
-    if start + 2 + 12 * count > len(tiff):
-        return None
-    orientation = 1
-    for entry in range(start + 2, start + 2 + 12 * count, 12):
-        tag, kind = (
-            _unsigned(tiff, entry, 2, order),
-            _unsigned(tiff, entry + 2, 2, order),
-        )
-        items = _unsigned(tiff, entry + 4, 4, order)
-        if kind not in _TIFF_TYPE_SIZES:
-            return None
-        size = items * _TIFF_TYPE_SIZES[kind]
-        if size > 4 and _unsigned(tiff, entry + 8, 4, order) + size > len(tiff):
-            return None
-        if tag == _ORIENTATION_TAG:
-            if kind != 3 or items != 1:
-                return None
-            orientation = _unsigned(tiff, entry + 8, 2, order)
-    return orientation if 1 <= orientation <= 8 else None
-
-
-def _unsigned(data: bytes, start: int, size: int, order: str) -> int:
-    return int.from_bytes(data[start : start + size], order)
-
-
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn stored pixels upright as EXIF orientation 1 to 8 says (Pillow's exif_transpose)."""
+    """Turn stored pixels upright for EXIF orientation 1 to 8, as Pillow's exif_transpose does."""
     if orientation in (5, 6, 7, 8):
         # These orientations store the picture on its side.
         pixels = pixels.swapaxes(0, 1)
@@ -203,11 +236,25 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return pixels
 
 
-def _needs_pillow(marker: int, segment: bytes) -> bool:
-    """Return True for a segment that only Pillow handles: MPF or an odd SOF."""
-    if marker == 0xE2 and segment.startswith(b"MPF"):
+def _scale_is_unique(header: PlainJpeg, scale: int) -> bool:
+    """Return whether libjpeg-turbo gives Pillow's draft output at ``1/scale``.
+
+    libjpeg-turbo scales by ``m/8`` and simplejpeg takes the smallest ``m``
+    whose output is at least the size requested, so for tiny images a
+    smaller ``m`` can round up to the same size. Scaled outputs under
+    :data:`MIN_SCALED_SIDE` pixels also differed from Pillow's in tests
+    (5 by 5 pixels at 1/4), so they are left to Pillow as well.
+    """
+    if scale == 1:
         return True
-    return marker in _OTHER_FRAMES
+    if min(header.width, header.height) < MIN_SCALED_SIDE * scale:
+        return False
+    eighths = 8 // scale
+    smaller = eighths - 1
+    sides = (header.width, header.height)
+    return smaller == 0 or any(
+        -(-side * smaller // 8) < -(-side // scale) for side in sides
+    )
 
 
 def _frame_header(frame: bytes | None) -> PlainJpeg | None:
