@@ -243,6 +243,10 @@ _ODD_HEADERS = {
             [(0x112, 3, 1, _short(6)), (0x8769, 4, 1, (5000).to_bytes(4, "little"))]
         ),
     ),
+    "resolution of the wrong type": (
+        "RGB",
+        _exif_segment([(0x128, 3, 1, _short(2)), (0x11A, 2, 1, b"x\x00\x00\x00")]),
+    ),
     "tag Pillow cannot write back": (
         "RGB",
         _exif_segment(

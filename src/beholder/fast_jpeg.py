@@ -51,8 +51,6 @@ _MODES = {1: "L", 3: "RGB"}
 # Draft decodes whose shorter side would be smaller are left to Pillow.
 MIN_SCALED_SIDE = 8
 _ORIENTATION_TAG = 0x0112
-_RESOLUTION_UNIT_TAG = 0x0128
-_X_RESOLUTION_TAG = 0x011A
 
 
 @dataclass(frozen=True)
@@ -122,9 +120,12 @@ class _Segments:
     """APPn segments read by Pillow's own handler, on a stand-in for its image.
 
     Pillow's ``JpegImagePlugin.APP`` reads from ``fp`` and fills ``info``,
-    ``app``, ``applist`` and ``icclist``. Calling it keeps Pillow's exact
-    rules: a segment it fails on (a JFIF or Adobe segment too short to hold
-    its fields, a malformed Photoshop block) fails here too.
+    ``app``, ``applist`` and ``icclist``, and its dpi reader calls
+    ``getexif``. Calling them keeps Pillow's exact rules: a segment or an
+    EXIF block they fail on (a JFIF or Adobe segment too short to hold its
+    fields, a malformed Photoshop block, a resolution of the wrong type)
+    fails here too. NOTE: both are Pillow internals (checked with Pillow
+    13.0.0). If they change, the calls fail and every file goes to Pillow.
     """
 
     def __init__(self, data: bytes):
@@ -149,51 +150,45 @@ class _Segments:
             return None
         if "adobe" in self.info and header.mode != "L":
             return None
-        orientation = _orientation(self.info)
+        orientation = self._orientation()
         if orientation is None:
             return None
         return replace(header, orientation=orientation)
+
+    def getexif(self) -> Image.Exif:
+        """The EXIF block as Pillow loads it, for Pillow's dpi reader."""
+        return self._exif
 
     def _icc_readable(self) -> bool:
         # Pillow sorts the ICC fragments and reads the count from the first.
         return not self.icclist or len(min(self.icclist)) > 13
 
+    def _orientation(self) -> int | None:
+        """Return the EXIF orientation Pillow would apply (1 to 8), or None.
 
-def _orientation(info: dict) -> int | None:
-    """Return the EXIF orientation Pillow would apply (1 to 8), or None.
-
-    Mirrors what Pillow does with the EXIF block while opening a JPEG (it
-    reads the resolution tags when the JFIF segment gave no dpi) and then in
-    ``Image.getexif``. Returns None when that would warn or fail, or give a
-    value outside 0 to 8, so that the Pillow path records the note.
-    """
-    exif = Image.Exif()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        try:
-            if "exif" in info:
-                exif.load(info["exif"])
-                if "dpi" not in info:
-                    _touch_resolution(exif)
-            value = exif.get(_ORIENTATION_TAG)
-        except Exception:  # noqa: BLE001 - any trouble sends the file to Pillow
-            return None
-    if value is None and b"tiff:Orientation" in info.get("xmp", b""):
-        return None  # Pillow would read the orientation from XMP
-    if value is None or value == 0:
-        return 1  # 0 is outside EXIF's range but many cameras write it
-    if isinstance(value, int) and 1 <= value <= 8:
-        return value
-    return None
-
-
-def _touch_resolution(exif) -> None:
-    """Read the resolution tags as Pillow does when JFIF has no dpi."""
-    for tag in (_RESOLUTION_UNIT_TAG, _X_RESOLUTION_TAG):
-        try:
-            exif[tag]
-        except KeyError:
-            return
+        Runs what Pillow runs on the EXIF block while opening a JPEG (its dpi
+        reader, when the JFIF segment gave no dpi), then reads the
+        orientation as ``Image.getexif`` does. Returns None when that warns
+        or fails, or gives a value outside 0 to 8, so that the Pillow path
+        records the note.
+        """
+        self._exif = Image.Exif()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                if "exif" in self.info:
+                    self._exif.load(self.info["exif"])
+                JpegImagePlugin.JpegImageFile._read_dpi_from_exif(self)
+                value = self._exif.get(_ORIENTATION_TAG)
+            except Exception:  # noqa: BLE001 - any trouble sends the file to Pillow
+                return None
+        if value is None and b"tiff:Orientation" in self.info.get("xmp", b""):
+            return None  # Pillow would read the orientation from XMP
+        if value is None or value == 0:
+            return 1  # 0 is outside EXIF's range but many cameras write it
+        if isinstance(value, int) and 1 <= value <= 8:
+            return value
+        return None
 
 
 def decode(data: bytes, header: PlainJpeg, scale: int, gray: bool) -> np.ndarray | None:
