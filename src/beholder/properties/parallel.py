@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -125,11 +126,37 @@ def _executor(n_workers: int):
             "ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning
         )
         with ProcessPoolExecutor(
-            n_workers, mp_context=_context(), initializer=_one_blas_thread
+            n_workers, mp_context=_context(), initializer=_prepare_worker
         ) as executor:
             yield executor
 
 
-def _one_blas_thread() -> None:
-    """Limit BLAS to one thread for the life of a worker process."""
+def _prepare_worker() -> None:
+    """Set up a worker process: one BLAS thread, and freed memory kept for reuse."""
     threadpool_limits(limits=1, user_api="blas")
+    _keep_freed_memory()
+
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def _keep_freed_memory() -> None:
+    """Make glibc keep freed memory in the heap instead of returning it to the OS.
+
+    Each chunk allocates and frees tens of megabytes of arrays. By default
+    glibc maps large arrays afresh and trims the heap after each chunk, so
+    the next chunk faults every page in again. On a 2-CPU virtual machine
+    that cost about 15 % of a scan of 15-Scene. Only worker processes
+    change the setting, and C libraries other than glibc are left alone.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return  # not glibc (musl, for one)
+    mallopt(_M_MMAP_THRESHOLD, 64 * 2**20)
+    mallopt(_M_TRIM_THRESHOLD, 256 * 2**20)
