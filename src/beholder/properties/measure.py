@@ -468,9 +468,34 @@ def resize_shorter_side(gray: np.ndarray, size: int) -> np.ndarray:
     if shorter <= size:
         return gray
     scale = size / shorter
-    rows = _box_weights(height, max(1, round(height * scale)))
-    columns = _box_weights(width, max(1, round(width * scale)))
-    return rows @ gray @ columns.T
+    row_inputs, row_weights = _box_taps(height, max(1, round(height * scale)))
+    rows = gray[..., row_inputs[0], :] * row_weights[0][:, None]
+    for inputs, weights in zip(row_inputs[1:], row_weights[1:]):
+        rows += gray[..., inputs, :] * weights[:, None]
+    column_inputs, column_weights = _box_taps(width, max(1, round(width * scale)))
+    result = rows[..., column_inputs[0]] * column_weights[0]
+    for inputs, weights in zip(column_inputs[1:], column_weights[1:]):
+        result += rows[..., inputs] * weights
+    return result
+
+
+@functools.lru_cache(maxsize=512)
+def _box_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nonzero entries of :func:`_box_weights`, as taps.
+
+    Returns ``inputs`` and ``weights`` of shape ``(n_taps, n_out)``: output
+    ``i`` is the sum over ``t`` of ``weights[t, i] * x[inputs[t, i]]``. A box
+    spans a few inputs, so this costs far less than the dense product.
+    """
+    matrix = _box_weights(n_in, n_out)
+    nonzero = matrix > 0
+    first = nonzero.argmax(axis=1)
+    n_taps = int(nonzero.sum(axis=1).max())
+    inputs = first[None, :] + np.arange(n_taps)[:, None]
+    inside = inputs < n_in
+    inputs = np.minimum(inputs, n_in - 1)
+    weights = np.where(inside, matrix[np.arange(n_out)[None, :], inputs], 0.0)
+    return inputs, weights.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=512)
