@@ -312,3 +312,25 @@ def test_large_file_goes_to_pillow(tmp_path, monkeypatch):
     monkeypatch.setattr(decode, "FAST_PATH_MAX_BYTES", 100)
     monkeypatch.setattr(fast_jpeg, "decode", None)  # fails if the fast path runs
     assert decode_image(path).pixels.shape == (240, 320, 3)
+
+
+def test_threads_keep_their_notes(tmp_path):
+    # Decodes in several threads (the review app's thumbnails) must not see
+    # each other's warning filters: a noisy EXIF file keeps its notes and a
+    # plain file gets none.
+    from concurrent.futures import ThreadPoolExecutor
+
+    plain = _save(tmp_path / "plain.jpg", _photo())
+    odd = tmp_path / "odd.jpg"
+    data = _jpeg_bytes()
+    segment = _exif_segment(
+        [(0x112, 3, 1, _short(6)), (0x128, 3, 2, b"\x02\x00\x02\x00")]
+    )
+    odd.write_bytes(data[:2] + segment + data[2:])
+    expected = {path: decode_image(path).notes for path in (plain, odd)}
+
+    with ThreadPoolExecutor(4) as pool:
+        paths = [plain, odd] * 100
+        results = list(pool.map(lambda path: decode_image(path).notes, paths))
+
+    assert all(notes == expected[path] for path, notes in zip(paths, results))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import stat
+import threading
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -60,6 +61,11 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 # Formats that share one decoder, so a ".jpg" holding an MPO is no mismatch.
 _FORMAT_FAMILY = {"MPO": "JPEG", "DIB": "BMP", "CUR": "ICO"}
+
+# Held while a decode changes process-wide state: the warning filters and
+# ImageFile.LOAD_TRUNCATED_IMAGES. Threads that decode at once (the review
+# app's thumbnails) then cannot see each other's settings.
+_PROCESS_STATE_LOCK = threading.Lock()
 
 # Larger JPEGs are left to Pillow, which streams the file instead of
 # holding all of it in memory.
@@ -127,7 +133,7 @@ def open_rgb(path: str | Path, *, draft_size: int | None = None) -> Image.Image:
         is several times faster for statistics and thumbnails. The whole file
         is still read, so truncation is still detected.
 
-    Like :func:`decode_image`, call it from one thread per process.
+    Like :func:`decode_image`, it may be called from several threads.
 
     Raises
     ------
@@ -150,8 +156,9 @@ def decode_image(
     Warnings that Pillow emits while reading the file (corrupt EXIF, odd
     chunks) are caught and turned into ``notes``. They are caught with
     :func:`warnings.catch_warnings`, and ``ImageFile.LOAD_TRUNCATED_IMAGES``
-    is turned off during the call. Both change process-wide state, so call
-    this from one thread per process.
+    is turned off during the call. Both change process-wide state, so those
+    steps hold a lock, and several threads may call this function. Warnings
+    that other code in the process emits during those steps are caught too.
     """
     path = Path(path)
     file_size = _check_file(path)
@@ -160,7 +167,7 @@ def decode_image(
         return fast
     _register_heif_opener()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with _PROCESS_STATE_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             decoded = _decode(path, draft_size, keep_gray)
@@ -209,7 +216,8 @@ def _decode_plain_jpeg(
             data += file.read()
     except OSError:
         return None  # the Pillow path names the reason
-    header = fast_jpeg.read_header(data)
+    with _PROCESS_STATE_LOCK:
+        header = fast_jpeg.read_header(data)
     if header is None or header.width * header.height > MAX_PIXELS:
         return None
     scale = draft_scale(header.width, header.height, draft_size) if draft_size else 1

@@ -173,22 +173,30 @@ class _Segments:
         records the note.
         """
         self._exif = Image.Exif()
+        if "exif" not in self.info:
+            return _upright_unless_xmp(self.info)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             try:
-                if "exif" in self.info:
-                    self._exif.load(self.info["exif"])
+                self._exif.load(self.info["exif"])
                 JpegImagePlugin.JpegImageFile._read_dpi_from_exif(self)
                 value = self._exif.get(_ORIENTATION_TAG)
             except Exception:  # noqa: BLE001 - any trouble sends the file to Pillow
                 return None
-        if value is None and b"tiff:Orientation" in self.info.get("xmp", b""):
-            return None  # Pillow would read the orientation from XMP
-        if value is None or value == 0:
+        if value is None:
+            return _upright_unless_xmp(self.info)
+        if value == 0:
             return 1  # 0 is outside EXIF's range but many cameras write it
         if isinstance(value, int) and 1 <= value <= 8:
             return value
         return None
+
+
+def _upright_unless_xmp(info: dict) -> int | None:
+    """Return 1 for a file without EXIF orientation, or None if XMP may give one."""
+    if b"tiff:Orientation" in info.get("xmp", b""):
+        return None  # Pillow would read the orientation from XMP
+    return 1
 
 
 def decode(data: bytes, header: PlainJpeg, scale: int, gray: bool) -> np.ndarray | None:
