@@ -123,7 +123,8 @@ def _run_stages(source, out, staging, dataset, config, progress, timer):
         dataset = dataset.flag(failures, stage="decode")
         _check_usable(dataset, source)
     with timer.stage("embed"):
-        dataset, embeddings, hashes = _embed(dataset, config, progress)
+        backbone = _load_backbone(config)
+        dataset, embeddings, hashes = _embed(dataset, backbone, config, progress)
         _check_usable(dataset, source)
     scan = None
     if config.scan:
@@ -147,7 +148,9 @@ def _run_stages(source, out, staging, dataset, config, progress, timer):
     bias = None
     if config.bias and scan is not None:
         with timer.stage("bias"):
-            bias = _bias(dataset, scan, embeddings, probabilities, config, progress)
+            bias = _bias(
+                dataset, scan, embeddings, probabilities, backbone, config, progress
+            )
 
     summary = _summarise(dataset, probabilities, labels, findings, probe_info)
     if scan is not None:
@@ -336,13 +339,9 @@ def _with_outliers(issues: pd.DataFrame, embeddings, labels) -> pd.DataFrame:
     return pd.concat([issues.reset_index(drop=True), outliers], axis=1)
 
 
-def _bias(dataset, scan, embeddings, probabilities, config, progress):
+def _bias(dataset, scan, embeddings, probabilities, backbone, config, progress):
     from beholder.bias import analyze_bias
-    from beholder.embed import load_backbone
 
-    backbone = load_backbone(
-        config.backbone, weights=config.weights, allow_download=config.allow_download
-    )
     return analyze_bias(
         scan.properties,
         probabilities,
@@ -424,13 +423,19 @@ def _check_usable(dataset: Dataset, source) -> None:
         )
 
 
-def _embed(dataset: Dataset, config: AuditConfig, progress: Progress):
-    from beholder.embed import embed_images, load_backbone
-    from beholder.embed.cache import default_cache_dir
+def _load_backbone(config: AuditConfig):
+    """Load the backbone once per audit; the embed and bias stages share it."""
+    from beholder.embed import load_backbone
 
-    backbone = load_backbone(
+    return load_backbone(
         config.backbone, weights=config.weights, allow_download=config.allow_download
     )
+
+
+def _embed(dataset: Dataset, backbone, config: AuditConfig, progress: Progress):
+    from beholder.embed import embed_images
+    from beholder.embed.cache import default_cache_dir
+
     cache_dir = default_cache_dir() if config.cache_dir is None else config.cache_dir
     result = embed_images(
         dataset.images["path"].tolist(),
