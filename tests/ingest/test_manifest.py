@@ -16,7 +16,8 @@ from beholder.ingest.manifest import load_manifest
 def _rows_by_line(dataset) -> dict[int, dict]:
     rows = {}
     for row in dataset.ledger.to_dict("records"):
-        rows[int(row["listed_at"].rsplit(":", 1)[1])] = row
+        if isinstance(row["listed_at"], str):
+            rows[int(row["listed_at"].rsplit(":", 1)[1])] = row
     return rows
 
 
@@ -247,7 +248,30 @@ def test_jsonl_values_stay_text(tmp_path, files):
     assert rows[8]["reason"] == "malformed line: not a JSON object"
     assert rows[10]["split"] == "train"
     assert 7 not in rows
-    _assert_accounted(dataset, 9)
+    # f.png is only named on the malformed line 8, so it is also unlisted.
+    unlisted = dataset.ledger[dataset.ledger["listed_at"].isna()]
+    assert unlisted["relpath"].tolist() == ["f.png"]
+    assert unlisted["reason"].tolist() == ["not listed in m.jsonl"]
+    _assert_accounted(dataset, 10)
+
+
+def test_unlisted_images_next_to_listed_ones_flagged(tmp_path, files):
+    for name in ("a", "b", "c"):
+        files.image(tmp_path / "cats" / f"{name}.png")
+    files.image(tmp_path / "elsewhere" / "d.png")
+    (tmp_path / "cats" / "notes.txt").write_text("not an image")
+    (tmp_path / "cats" / ".hidden.png").write_bytes(b"")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\ncats/a.png,cat\ncats/b.png,cat\n")
+
+    dataset = load_dataset(manifest)
+
+    unlisted = dataset.ledger[dataset.ledger["listed_at"].isna()]
+    assert unlisted["relpath"].tolist() == ["cats/c.png"]
+    assert unlisted["status"].tolist() == ["flagged"]
+    assert dataset.images["relpath"].tolist() == ["cats/a.png", "cats/b.png"]
+    assert any("not listed in m.csv" in note for note in dataset.notes)
+    _assert_accounted(dataset, 3)
 
 
 def test_paths_resolved_against_manifest_folder(tmp_path, files, monkeypatch):

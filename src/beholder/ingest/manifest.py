@@ -37,10 +37,12 @@ from beholder.ingest.dataset import (
 from beholder.ingest.names import (
     file_problem,
     find_file,
+    image_suffixes,
     normalize_label,
     printable_path,
     relative_to_root,
 )
+from beholder.ingest.walk import is_hidden_or_system
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +142,7 @@ def load_manifest(
     reader = _EntryReader(manifest, columns)
     for record in records:
         reader.read(record)
+    reader.read_unlisted()
     return reader.dataset()
 
 
@@ -156,6 +159,8 @@ class _EntryReader:
         self.first_line: dict[str, tuple[int, str]] = {}
         self.ids: dict[str, list[int]] = defaultdict(list)
         self.respelled: list[tuple[int, str]] = []
+        self.folders: set[Path] = set()
+        self.n_unlisted = 0
 
     def read(self, record: _Record) -> None:
         listed_at = f"{self.manifest.name}:{record.line}"
@@ -210,6 +215,38 @@ class _EntryReader:
                 row["source_id"] = source_id
             self.images.append(row)
 
+    def read_unlisted(self) -> None:
+        """Flag image files in the folders of listed files that no entry names.
+
+        A class folder with more images than the manifest lists usually
+        means entries are missing. Only those folders are read, not the
+        whole tree around the manifest, and only names with an image suffix
+        count.
+        """
+        suffixes = image_suffixes()
+        for folder in sorted(self.folders):
+            try:
+                with os.scandir(folder) as entries:
+                    names = sorted(entry.name for entry in entries if entry.is_file())
+            except OSError as error:
+                logger.warning(
+                    "cannot list %s, so its unlisted files are not flagged: %s",
+                    folder,
+                    error,
+                )
+                continue
+            for name in names:
+                path = folder / name
+                if os.path.normcase(str(path)) in self.first_line:
+                    continue
+                if is_hidden_or_system(name) or path.suffix.lower() not in suffixes:
+                    continue
+                relpath = printable_path(relative_to_root(path, self.root))[0]
+                stored_path = printable_path(str(path))[0]
+                reason = f"not listed in {self.manifest.name}"
+                self._add(relpath, stored_path, reason, None, None, None)
+                self.n_unlisted += 1
+
     def _add(self, relpath, path, reason, label, split, listed_at) -> None:
         row = ledger_row(
             relpath, path, reason, label=label or None, split=split, listed_at=listed_at
@@ -236,7 +273,9 @@ class _EntryReader:
                     spelling = respelling or "trimmed of white space"
                     self.respelled.append((line, spelling))
                 problem = file_problem(found)
-                return Path(os.path.normpath(found)), [problem] if problem else []
+                found = Path(os.path.normpath(found))
+                self.folders.add(found.parent)
+                return found, [problem] if problem else []
         path = self._resolve(raw_path.strip())
         return Path(os.path.normpath(path)), ["file not found"]
 
@@ -272,6 +311,12 @@ class _EntryReader:
         dataset.add_notes(_line_notes(self.manifest.name, dataset))
         dataset.add_notes(self._spelling_notes())
         dataset.add_notes(self._id_notes())
+        if self.n_unlisted:
+            note = (
+                f"{self.n_unlisted} image files in folders of listed images are "
+                f"not listed in {self.manifest.name}; they are flagged"
+            )
+            dataset.add_notes([note])
         dataset.add_notes(class_notes(dataset))
         return dataset
 
@@ -480,6 +525,8 @@ def _scalar(value, role: str) -> tuple[str | None, str | None]:
 
 def _line_notes(name: str, dataset: Dataset) -> list[str]:
     flagged = dataset.ledger[dataset.ledger["status"] == "flagged"]
+    # Unlisted files have no line. The note from read_unlisted counts them.
+    flagged = flagged[flagged["listed_at"].notna()]
     lines_by_reason = defaultdict(list)
     for reason, listed_at in zip(flagged["reason"], flagged["listed_at"]):
         for part in str(reason).split("; "):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import unicodedata
 from pathlib import Path
@@ -149,3 +150,12 @@ def file_problem(path: Path) -> str | None:
     except OSError as error:
         return f"unreadable entry: {error.strerror}"
     return "not a regular file"
+
+
+@functools.cache
+def image_suffixes() -> frozenset[str]:
+    """Lower-case file suffixes of the formats Pillow registers, plus HEIC and AVIF."""
+    from PIL import Image
+
+    Image.init()
+    return frozenset(Image.registered_extensions()) | {".heic", ".heif", ".avif"}
