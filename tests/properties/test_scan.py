@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from beholder.ingest import load_dataset
 from beholder.properties import PROPERTY_COLUMNS, scan_dataset
 from beholder.properties.cli_scan import register_scan_command
+from tests.properties.conftest import save, scene
 
 
 class RecordingProgress:
@@ -102,6 +103,56 @@ def test_scan_command_writes_output(split_dataset, tmp_path):
     assert result.exit_code == 0, result.output
     assert "exact duplicate" in result.output
     assert (out / "issues.csv").exists()
+
+
+def test_scan_command_writes_ledger_and_report(split_dataset, tmp_path):
+    import typer
+
+    (split_dataset / "train" / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8\xff")
+    (split_dataset / "train" / "dogs" / "notes.txt").write_text("not an image")
+    app = typer.Typer()
+    register_scan_command(app)
+
+    @app.command()
+    def other():
+        pass
+
+    out = tmp_path / "scan-out"
+    result = CliRunner().invoke(
+        app, ["scan", str(split_dataset), "--out", str(out), "--no-progress", "-j", "1"]
+    )
+
+    assert result.exit_code == 0, result.output
+    # Ingest lists every file; the scan's decode rejects the two non-images.
+    n_given = load_dataset(split_dataset).n_images
+    assert f"Files given: {n_given}, measured: {n_given - 2}, flagged: 2" in result.output
+    ledger = pd.read_csv(out / "ledger.csv").set_index("relpath")
+    assert ledger.loc["train/dogs/broken.jpg", "status"] == "flagged"
+    assert ledger.loc["train/dogs/broken.jpg", "stage"] == "scan"
+    assert ledger.loc["train/dogs/notes.txt", "status"] == "flagged"
+    assert (ledger["status"] == "read").sum() == n_given - 2
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h1>beholder scan: data</h1>" in page
+    assert "train/dogs/broken.jpg" in page
+    assert "test/dogs/relabelled.png" in page
+    assert "label conflict" in page
+    assert "data:image/jpeg;base64," in page
+
+
+def test_scan_report_escapes_file_names(tmp_path):
+    from beholder.report import write_scan_report
+
+    root = tmp_path / "data"
+    save(root / "<b>cls</b>" / "<img src=x>.png", scene(1))
+    save(root / "<b>cls</b>" / "copy.png", scene(1))
+    dataset = load_dataset(root)
+    result = scan_dataset(dataset, n_jobs=1)
+
+    page = write_scan_report(result, dataset, tmp_path / "out").read_text()
+
+    assert "<img src=x>" not in page
+    assert "&lt;img src=x&gt;.png" in page
+    assert "<b>cls</b>" not in page
 
 
 def test_scan_command_reports_missing_folder(tmp_path):

@@ -39,8 +39,9 @@ def scan(
         None,
         "--out",
         "-o",
-        help="Folder for properties, issues, duplicates and clusters (Parquet "
-        "and CSV) and summary.json; default runs/<dataset name>-scan.",
+        help="Folder for properties, issues, duplicates, clusters and the file "
+        "ledger (Parquet and CSV), summary.json and report.html; default "
+        "runs/<dataset name>-scan.",
     ),
     jobs: int = typer.Option(
         -1, "--jobs", "-j", help="Worker processes; -1 uses every CPU."
@@ -58,6 +59,7 @@ def scan(
     """Scan a dataset without a model: image properties, issues, duplicates, leakage."""
     from beholder.ingest import load_dataset
     from beholder.properties.scan import scan_dataset
+    from beholder.report.scan_report import write_scan_report
 
     console = Console(stderr=True)
     stdout = Console()
@@ -68,13 +70,15 @@ def scan(
             result = scan_dataset(
                 dataset, n_jobs=jobs, progress=bars, max_hash_distance=max_hash_distance
             )
-        result.write(out)
+        flagged = dataset.flag(result.failed, stage="scan")
+        result.write(out, ledger=flagged.ledger)
+        report = write_scan_report(result, dataset, out)
     except (BeholderError, ValueError, OSError) as error:
         console.print(
             f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=2) from None
-    _print_summary(stdout, result, out)
+    _print_summary(stdout, result, flagged.ledger_summary(), out, report)
 
 
 def register_scan_command(app: typer.Typer) -> None:
@@ -90,7 +94,7 @@ def _progress(enabled: bool, console: Console):
     return RichProgress(console)
 
 
-def _print_summary(stdout: Console, result, out: Path) -> None:
+def _print_summary(stdout: Console, result, ledger: dict, out: Path, report) -> None:
     summary = result.summary
     seconds = summary["seconds"]["total"]
     stdout.print(
@@ -98,6 +102,13 @@ def _print_summary(stdout: Console, result, out: Path) -> None:
         f"({summary['images_per_second']:.0f} images/s); "
         f"{summary['n_failed']} could not be decoded."
     )
+    stdout.print(
+        f"Files given: {ledger['given']}, measured: {ledger['read']}, "
+        f"flagged: {ledger['flagged']}"
+        + (" (reasons in ledger.csv)." if ledger["flagged"] else ".")
+    )
+    for note in ledger["notes"]:
+        stdout.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     table = Table(title="Issues")
     table.add_column("issue")
     table.add_column("images", justify="right")
@@ -118,7 +129,8 @@ def _print_summary(stdout: Console, result, out: Path) -> None:
     stdout.print(
         f"Duplicates: {duplicates['n_exact_pairs']} exact and "
         f"{duplicates['n_near_pairs']} near pairs in {duplicates['n_clusters']} "
-        f"clusters; {duplicates['n_leakage_pairs']} pairs cross splits, "
-        f"{duplicates['n_label_conflict_pairs']} have conflicting labels."
+        f"clusters. Pairs across splits: {duplicates['n_leakage_pairs']}; "
+        f"with conflicting labels: {duplicates['n_label_conflict_pairs']}."
     )
     stdout.print(f"Tables: [bold]{escape(str(out))}[/]", highlight=False)
+    stdout.print(f"Report: [bold]{escape(str(report))}[/]", highlight=False)

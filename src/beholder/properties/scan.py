@@ -139,11 +139,15 @@ class ScanResult:
             summary=summary,
         )
 
-    def write(self, folder: str | Path) -> list[Path]:
+    def write(
+        self, folder: str | Path, *, ledger: pd.DataFrame | None = None
+    ) -> list[Path]:
         """Write the tables as Parquet and CSV, and the summary as JSON.
 
         Returns the paths written: ``properties``, ``issues``, ``duplicates``
         and ``clusters`` as ``.parquet`` and ``.csv``, and ``summary.json``.
+        With ``ledger`` (``dataset.flag(result.failed, stage="scan").ledger``)
+        it is written as ``ledger.parquet`` and ``ledger.csv`` too.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -155,6 +159,8 @@ class ScanResult:
             "duplicates": self.duplicates,
             "clusters": self.clusters,
         }
+        if ledger is not None:
+            tables["ledger"] = ledger
         written = []
         for name, table in tables.items():
             for suffix in (".parquet", ".csv"):

@@ -28,14 +28,23 @@ def write_report(store, *, n_suspects: int | None = None) -> Path:
         sections.ledger_section(store, meta),
     ]
     parts = [part for part in parts if part is not None]
-    environment = Environment(
-        loader=PackageLoader("beholder.report", "templates"),
-        autoescape=select_autoescape(["html"]),
-    )
-    page = environment.get_template("report.html").render(
-        title=Path(meta["source"]).name, meta=meta, sections=parts
-    )
+    page = render_page("audit", Path(meta["source"]).name, meta, parts)
     path = store.run_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     logger.info("report written to %s", path)
     return path
+
+
+def render_page(kind: str, title: str, meta: dict, parts: list) -> str:
+    """Render the report page around its sections.
+
+    ``kind`` is the command that made it ("audit" or "scan"), shown in the
+    heading. ``meta`` needs ``source``, ``layout``, ``created`` and
+    ``beholder_version``.
+    """
+    environment = Environment(
+        loader=PackageLoader("beholder.report", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    template = environment.get_template("report.html")
+    return template.render(kind=kind, title=title, meta=meta, sections=parts)
