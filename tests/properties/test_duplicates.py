@@ -4,6 +4,8 @@ import pytest
 from beholder.ingest import load_dataset
 from beholder.properties import compute_properties, find_duplicates
 from beholder.properties.duplicates import (
+    MAX_GROUP_FOR_ALL_PAIRS,
+    MAX_HASH_DISTANCE_LIMIT,
     find_embedding_neighbours,
     find_hash_neighbours,
 )
@@ -150,3 +152,71 @@ def test_embedding_neighbours_threshold():
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
     pairs = find_embedding_neighbours(unit, 0.99, 2)
     assert {tuple(p) for p in pairs.tolist()} == {(0, 1)}
+
+
+def _copies(root, layout):
+    """Write one image under each ``split/label/name`` in ``layout``, same bytes."""
+    first = root / layout[0]
+    save(first, scene(7))
+    data = first.read_bytes()
+    for relpath in layout[1:]:
+        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (root / relpath).write_bytes(data)
+
+
+def test_large_identical_group_listed_as_star(tmp_path):
+    root = tmp_path / "data"
+    n_copies = MAX_GROUP_FOR_ALL_PAIRS * 3
+    _copies(root, [f"train/cats/{i:03d}.png" for i in range(n_copies)])
+    save(root / "train" / "dogs" / "other.png", scene(8))
+    dataset = load_dataset(root)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+
+    result = find_duplicates(dataset, properties, n_jobs=1)
+
+    assert len(result.pairs) == n_copies - 1
+    assert (result.pairs["kind"] == "exact").all()
+    assert result.summary["n_clusters"] == 1
+    assert result.summary["n_images_in_clusters"] == n_copies
+    assert result.images["is_exact_duplicate"].sum() == n_copies
+
+
+def test_star_group_flags_pairs_it_does_not_list(tmp_path):
+    # The first image in path order, test/cats/000, is the star's centre.
+    # test/dogs/a.png leaks only through train/dogs/b.png, a pair that the
+    # star leaves out.
+    root = tmp_path / "data"
+    layout = [f"test/cats/{i:03d}.png" for i in range(MAX_GROUP_FOR_ALL_PAIRS)]
+    layout += ["test/dogs/a.png", "train/dogs/b.png"]
+    _copies(root, layout)
+    dataset = load_dataset(root)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+
+    result = find_duplicates(dataset, properties, n_jobs=1)
+
+    flags = result.images.set_index(dataset.images["relpath"])
+    listed = relpath_pairs(result)
+    assert frozenset({"test/cats/000.png", "test/dogs/a.png"}) in listed
+    assert frozenset({"test/dogs/a.png", "train/dogs/b.png"}) not in listed
+    assert flags.loc["test/dogs/a.png", "is_split_leakage"]
+    assert flags.loc["test/cats/005.png", "is_split_leakage"]
+    assert flags.loc["train/dogs/b.png", "is_split_leakage"]
+    assert flags["is_label_conflict"].all()
+
+
+def test_small_identical_group_lists_every_pair(tmp_path):
+    root = tmp_path / "data"
+    _copies(root, [f"train/cats/{i}.png" for i in range(4)])
+    dataset = load_dataset(root)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+
+    result = find_duplicates(dataset, properties, n_jobs=1)
+
+    assert len(result.pairs) == 6
+
+
+@pytest.mark.parametrize("distance", [-1, MAX_HASH_DISTANCE_LIMIT + 1, 63])
+def test_hash_distance_out_of_range_rejected(scanned, distance):
+    dataset, properties, _ = scanned
+    with pytest.raises(ValueError, match="max_hash_distance must be in 0..16"):
+        find_duplicates(dataset, properties, max_hash_distance=distance)

@@ -49,7 +49,7 @@ def scan(
     max_hash_distance: int = typer.Option(
         6,
         min=0,
-        max=63,
+        max=16,
         help="Largest perceptual-hash distance (bits of 64) for near duplicates.",
     ),
     progress: bool = typer.Option(

@@ -19,7 +19,8 @@ same pixels: pairs of equal size whose hashes differ in at most
 hashed, so a PNG saved from a JPEG's pixels is an exact duplicate of the
 JPEG, while a JPEG re-encode is a near duplicate. Pairs whose images lie in
 different splits are split leakage; pairs whose labels differ are label
-conflicts.
+conflicts. A group of more than :data:`MAX_GROUP_FOR_ALL_PAIRS` images
+with the same hash is listed as a star rather than as every pair.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ DEFAULT_N_NEIGHBORS = 10
 # NOTE: the hash of a nearly uniform image is mostly noise, so such a JPEG
 # and its PNG copy can hash farther apart and be missed as exact duplicates.
 EXACT_CANDIDATE_DISTANCE = 6
+# Images with the same perceptual hash are all near duplicates of each other.
+# A group of more than this many is listed as a star, each image paired with
+# the group's first image, so 4,000 copies of one placeholder give 3,999
+# pairs instead of 8 million. Their leakage and label-conflict flags come
+# from the whole group, so no member loses a flag.
+MAX_GROUP_FOR_ALL_PAIRS = 20
+# Random 64-bit hashes differ in 32 bits on average, and photographs of one
+# dataset seldom differ in fewer than 16, so a wider radius would list most
+# pairs of images rather than duplicates.
+MAX_HASH_DISTANCE_LIMIT = 16
 # Exact-duplicate candidates are decoded in worker processes only above this
 # many images.
 PARALLEL_DIGESTS_ABOVE = 256
@@ -176,8 +187,9 @@ def find_duplicates(
         codes[index] = hex_to_codes(properties["phash"].to_numpy()[index])
 
     radius = max(max_hash_distance, EXACT_CANDIDATE_DISTANCE)
-    pairs = find_hash_neighbours(codes[index], radius)
+    pairs, groups = _hash_pairs(codes[index], radius)
     pairs = index[pairs] if len(pairs) else np.empty((0, 2), dtype=np.int64)
+    star_groups = [index[members] for members in groups]
     unit = None
     if embeddings is not None:
         unit = _unit_vectors(embeddings, n)
@@ -203,6 +215,7 @@ def find_duplicates(
 
     clusters, cluster_of = _clusters(table, images)
     per_image = _per_image(table, cluster_of, n)
+    _flag_star_groups(per_image, star_groups, images)
     summary = _summary(table, clusters, n)
     progress.advance(1)
     logger.info(
@@ -233,6 +246,49 @@ def find_hash_neighbours(codes: np.ndarray, radius: int) -> np.ndarray:
     queries = np.repeat(np.arange(len(codes)), np.diff(limits).astype(np.int64))
     keep = (labels > queries) & (distances <= radius)
     return np.column_stack([queries[keep], labels[keep]]).astype(np.int64)
+
+
+def _hash_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, list]:
+    """Return candidate pairs of rows of ``codes`` and the groups listed as stars.
+
+    Identical codes are searched once. Groups of up to
+    :data:`MAX_GROUP_FOR_ALL_PAIRS` images give every pair, within the group
+    and towards each neighbouring group. A larger group gives a star around
+    its first image, and towards a neighbouring group it contributes that
+    first image alone. The pairs keep every cluster connected.
+    """
+    if len(codes) < 2:
+        return np.empty((0, 2), dtype=np.int64), []
+    unique, group = np.unique(codes, axis=0, return_inverse=True)
+    group = group.ravel()
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(len(unique) + 1))
+    members = [order[bounds[g] : bounds[g + 1]] for g in range(len(unique))]
+
+    pairs, stars = [], []
+    for rows in members:
+        if len(rows) > MAX_GROUP_FOR_ALL_PAIRS:
+            stars.append(rows)
+            pairs.append(np.column_stack([np.full(len(rows) - 1, rows[0]), rows[1:]]))
+        elif len(rows) > 1:
+            pairs.append(_all_pairs(rows, rows))
+    for u, v in find_hash_neighbours(unique, radius):
+        side_u, side_v = _star_side(members[u]), _star_side(members[v])
+        pairs.append(_all_pairs(side_u, side_v))
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64), stars
+    return np.vstack(pairs).astype(np.int64), stars
+
+
+def _star_side(rows: np.ndarray) -> np.ndarray:
+    return rows[:1] if len(rows) > MAX_GROUP_FOR_ALL_PAIRS else rows
+
+
+def _all_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Pairs of distinct rows from ``left`` x ``right``, each pair once, sorted."""
+    a, b = np.meshgrid(left, right, indexing="ij")
+    pairs = np.sort(np.column_stack([a.ravel(), b.ravel()]), axis=1)
+    return np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
 
 
 def find_embedding_neighbours(
@@ -272,9 +328,10 @@ def _check_inputs(n, properties, max_hash_distance, min_cosine, n_neighbors):
     missing = {"phash", "width", "height", "decode_error"} - set(properties.columns)
     if missing:
         raise ValueError(f"properties lacks the columns {sorted(missing)}")
-    if not 0 <= max_hash_distance < HASH_BITS:
+    if not 0 <= max_hash_distance <= MAX_HASH_DISTANCE_LIMIT:
         raise ValueError(
-            f"max_hash_distance must be in 0..63, got {max_hash_distance!r}"
+            f"max_hash_distance must be in 0..{MAX_HASH_DISTANCE_LIMIT} bits, got "
+            f"{max_hash_distance!r}; wider radii pair most images of a dataset."
         )
     if not -1.0 <= min_cosine <= 1.0:
         raise ValueError(f"min_cosine must be in [-1, 1], got {min_cosine!r}")
@@ -435,6 +492,25 @@ def _per_image(table: pd.DataFrame, cluster_of: np.ndarray, n: int) -> pd.DataFr
         result[f"is_{name}"] = score > 0
         result[f"{name}_score"] = score
     return result[IMAGE_COLUMNS]
+
+
+def _flag_star_groups(per_image: pd.DataFrame, groups: list, images) -> None:
+    """Flag leakage and label conflicts inside groups listed as stars.
+
+    Every two images of such a group share a hash, so each one leaks when
+    the group spans another split, and conflicts when it spans another
+    label, whether or not the star lists that pair.
+    """
+    labels = images["label"].to_numpy()
+    splits = images["split"].to_numpy()
+    for rows in groups:
+        if len(set(labels[rows])) > 1:
+            per_image.loc[rows, "is_label_conflict"] = True
+            per_image.loc[rows, "label_conflict_score"] = 1.0
+        known = rows[pd.notna(splits[rows])]
+        if len(set(splits[known])) > 1:
+            per_image.loc[known, "is_split_leakage"] = True
+            per_image.loc[known, "split_leakage_score"] = 1.0
 
 
 def _max_score_per_image(pairs: pd.DataFrame, n: int) -> np.ndarray:
