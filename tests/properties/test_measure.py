@@ -8,6 +8,7 @@ from beholder.properties.measure import (
     HUE_COLUMNS,
     WORKING_SIZE,
     laplacian_variance,
+    limit_longer_side,
     luminance_statistics,
     measure_images,
 )
@@ -112,6 +113,42 @@ def test_thin_images_work(tmp_path, shape, suffix):
     assert row["width"] == shape[1]
     assert np.isfinite(row["sharpness"])
     assert len(row["phash"]) == 16
+
+
+@pytest.mark.parametrize("shape", [(1, 3_000_001), (150, 120_001), (90_001, 2)])
+def test_long_strips_measured_in_bounded_memory(tmp_path, shape):
+    import tracemalloc
+
+    # Two gray levels in halves along the long side: the mean stays 0.5.
+    array = np.zeros(shape, dtype=np.uint8)
+    long_axis = int(np.argmax(shape))
+    half = [slice(None), slice(None)]
+    half[long_axis] = slice(shape[long_axis] // 2, None)
+    array[tuple(half)] = 255
+    path = tmp_path / "strip.png"
+    Image.fromarray(array).save(path)
+
+    tracemalloc.start()
+    try:
+        row = measure_one(str(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert pd.isna(row["decode_error"])
+    assert (row["height"], row["width"]) == shape
+    assert row["brightness"] == pytest.approx(0.5, abs=0.01)
+    assert len(row["phash"]) == 16
+    # The decoded file alone takes up to 18 MB; the measures add little.
+    assert peak < 3 * array.nbytes + 40 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_limit_longer_side_averages_blocks():
+    pixels = np.arange(10, dtype=np.uint8).reshape(1, 10) * 10
+    reduced = limit_longer_side(pixels, 4)
+    assert reduced.shape == (1, 4)
+    assert reduced.tolist() == [[10, 40, 70, 90]]
+    assert limit_longer_side(pixels, 10) is pixels
 
 
 def test_full_size_after_exif_rotation_not_draft(tmp_path):

@@ -105,6 +105,11 @@ logger = logging.getLogger(__name__)
 # Shorter side, in pixels, of the luminance image on which sharpness, entropy
 # and the brightness histogram are measured.
 WORKING_SIZE = 100
+# Longest side, in pixels, of the reduced image. Only strips and panoramas
+# with an aspect ratio above 8 reach it. They are shrunk along their long
+# side alone, so memory per image follows this size and not the pixel count
+# (a 1 x 4,000,000 strip once needed gigabytes for the hash's DCT matrix).
+MAX_REDUCED_SIDE = 1600
 # Most images measured together in one stack: enough to share the cost of
 # each array operation, few enough to keep a stack to a few megabytes.
 STACK_SIZE = 32
@@ -221,7 +226,7 @@ class _Samples:
             factor := draft_scale(pixels.shape[1], pixels.shape[0], WORKING_SIZE)
         ) > 1:
             pixels = reduce_by(pixels, factor)
-        self.pixels[i] = pixels
+        self.pixels[i] = limit_longer_side(pixels, MAX_REDUCED_SIDE)
 
     def measure_pixels(self) -> None:
         """Measure the kept pixels, one stack of equally sized images at a time.
@@ -453,6 +458,26 @@ def reduce_by(pixels: np.ndarray, factor: int) -> np.ndarray:
     if pixels.ndim == 3:
         counts = counts[:, :, None]
     return np.rint(sums / counts).astype(np.uint8)
+
+
+def limit_longer_side(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink an 8-bit image along its longer side alone until it is at most ``max_side``.
+
+    Blocks of the smallest integer factor that fits are averaged, as in
+    :func:`reduce_by`; the shorter side keeps its length.
+    """
+    height, width = pixels.shape[:2]
+    if max(height, width) <= max_side:
+        return pixels
+    axis = 0 if height >= width else 1
+    length = pixels.shape[axis]
+    factor = -(-length // max_side)
+    starts = np.arange(0, length, factor)
+    sums = np.add.reduceat(pixels, starts, axis=axis, dtype=np.uint32)
+    counts = np.minimum(factor, length - starts)
+    shape = [1] * pixels.ndim
+    shape[axis] = len(starts)
+    return np.rint(sums / counts.reshape(shape)).astype(np.uint8)
 
 
 def resize_shorter_side(gray: np.ndarray, size: int) -> np.ndarray:
