@@ -21,6 +21,7 @@ from beholder.errors import DatasetError, StoreError
 from beholder.ingest import Dataset, load_dataset
 from beholder.progress import NullProgress, Progress
 from beholder.store import RunStore, create_engine
+from beholder.store.folders import check_output_folder as check_folder
 from beholder.store.run import DB_FILENAME, META_FILENAME
 
 logger = logging.getLogger(__name__)
@@ -184,29 +185,15 @@ def _run_stages(source, out, staging, dataset, config, progress, timer):
 def check_output_folder(out, dataset_root) -> Path:
     """Return the absolute run folder, or raise StoreError if it cannot be one.
 
-    A run folder must not be a file, lie inside the dataset (its files would
-    be read as images next time), or be a folder of other files, which an
-    audit would overwrite.
+    See :func:`beholder.store.folders.check_output_folder`. An earlier run
+    folder, one with ``run.json``, may be replaced.
     """
-    out = Path(out).expanduser().absolute()
-    for parent in [out, *out.parents]:
-        if parent.exists() and not parent.is_dir():
-            raise StoreError(
-                f"--out {out}: {parent} is a file. Give a new or empty folder."
-            )
-    root = Path(dataset_root).resolve()
-    resolved = out.resolve()
-    if resolved == root or root in resolved.parents:
-        raise StoreError(
-            f"--out {out} is inside the dataset {root}; its files would be read "
-            "as images by the next audit. Choose a folder outside the dataset."
-        )
-    if out.is_dir() and any(out.iterdir()) and not (out / META_FILENAME).is_file():
-        raise StoreError(
-            f"--out {out} contains files and is not a beholder run folder. "
-            "Choose a new or empty folder."
-        )
-    return out
+    return check_folder(
+        out,
+        dataset_root,
+        is_earlier_output=lambda folder: (folder / META_FILENAME).is_file(),
+        kind="beholder run folder",
+    )
 
 
 def _check_database(url: str | None) -> None:

@@ -155,6 +155,60 @@ def test_scan_report_escapes_file_names(tmp_path):
     assert "<b>cls</b>" not in page
 
 
+def _invoke_scan(*args):
+    import typer
+
+    app = typer.Typer()
+    register_scan_command(app)
+
+    @app.command()
+    def other():
+        pass
+
+    return CliRunner().invoke(app, ["scan", *map(str, args), "--no-progress", "-j", "1"])
+
+
+def test_scan_out_that_is_file_rejected_first(split_dataset, tmp_path):
+    out = tmp_path / "taken"
+    out.write_text("a file")
+
+    result = _invoke_scan(split_dataset, "--out", out)
+
+    assert result.exit_code == 2
+    assert "is a file" in result.output
+    assert "Scanned" not in result.output
+
+
+def test_scan_out_inside_dataset_rejected(split_dataset):
+    result = _invoke_scan(split_dataset, "--out", split_dataset / "train" / "out")
+
+    assert result.exit_code == 2
+    assert "inside the dataset" in result.output
+    assert not (split_dataset / "train" / "out").exists()
+
+
+def test_scan_out_with_other_files_rejected(split_dataset, tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "summary.json").write_text("my own summary")
+
+    result = _invoke_scan(split_dataset, "--out", out)
+
+    assert result.exit_code == 2
+    assert "is not a scan folder" in result.output
+    assert (out / "summary.json").read_text() == "my own summary"
+
+
+def test_scan_into_earlier_scan_folder(split_dataset, tmp_path):
+    out = tmp_path / "scan"
+    assert _invoke_scan(split_dataset, "--out", out).exit_code == 0
+
+    result = _invoke_scan(split_dataset, "--out", out)
+
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["beholder_version"]
+
+
 def test_scan_command_reports_missing_folder(tmp_path):
     import typer
 

@@ -58,14 +58,18 @@ def scan(
 ):
     """Scan a dataset without a model: image properties, issues, duplicates, leakage."""
     from beholder.ingest import load_dataset
-    from beholder.properties.scan import scan_dataset
+    from beholder.properties.scan import is_scan_folder, scan_dataset
     from beholder.report.scan_report import write_scan_report
+    from beholder.store.folders import check_output_folder
 
     console = Console(stderr=True)
     stdout = Console()
     out = out or Path("runs") / f"{data_dir.expanduser().resolve().name}-scan"
     try:
         dataset = load_dataset(data_dir)
+        out = check_output_folder(
+            out, dataset.root, is_earlier_output=is_scan_folder, kind="scan folder"
+        )
         with _progress(progress, console) as bars:
             result = scan_dataset(
                 dataset, n_jobs=jobs, progress=bars, max_hash_distance=max_hash_distance

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from beholder import __version__
 from beholder.progress import NullProgress, Progress
 from beholder.properties.checks import get_check, run_checks
 from beholder.properties.checks.base import IssueCheck, available_checks
@@ -30,6 +31,8 @@ from beholder.properties.parallel import resolve_n_jobs
 from beholder.properties.table import compute_properties
 
 logger = logging.getLogger(__name__)
+
+SUMMARY_FILENAME = "summary.json"
 
 
 @dataclass
@@ -170,10 +173,21 @@ class ScanResult:
                 else:
                     table.to_csv(path, index=False)
                 written.append(path)
-        path = folder / "summary.json"
-        path.write_text(json.dumps(self.summary, indent=2, default=_json_default))
+        path = folder / SUMMARY_FILENAME
+        summary = {"beholder_version": __version__, **self.summary}
+        path.write_text(json.dumps(summary, indent=2, default=_json_default))
         written.append(path)
         return written
+
+
+def is_scan_folder(folder: str | Path) -> bool:
+    """Return True if ``folder`` has the ``summary.json`` that a scan writes."""
+    path = Path(folder) / SUMMARY_FILENAME
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(summary, dict) and "beholder_version" in summary
 
 
 def scan_dataset(
