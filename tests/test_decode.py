@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zlib
@@ -81,6 +82,47 @@ def test_truncated_jpeg_found_in_draft_mode(tmp_path):
     with pytest.raises(ImageDecodeError) as info:
         open_rgb(path, draft_size=32)
     assert info.value.reason == "truncated file"
+
+
+@pytest.mark.parametrize("draft_size", [None, 32])
+def test_truncated_jpeg_closed_by_end_marker(tmp_path, draft_size):
+    # Pillow decodes this file without error and fills the lower half gray.
+    data = _jpeg_bytes(_noise((256, 256)), quality=90)
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(path, draft_size=draft_size)
+    assert info.value.reason == "truncated file"
+    assert "premature end" in info.value.detail.lower()
+
+
+# A 16 x 16 gray gradient with 12 bits per sample (SOF1, precision 12),
+# written by libjpeg-turbo 3.1.3 through imagecodecs.jpeg8_encode.
+JPEG_12_BIT = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAIBAQEBAQIBAQECAgICAgQDAgICAgUEBAMEBgUGBgYF"
+    "BgYGBwkIBgcJBwYGCAsICQoKCgoKBggLDAsKDAkKCgr/wQALDAAQABABAREA/8QAFQABAQAAAAAA"
+    "AAAAAAAAAAAADQ7/xAAbEAAABwEAAAAAAAAAAAAAAAAACQ0lOENWc//aAAgBAQAAPwA7fTcYtuBb"
+    "BmquIoABNxi24FsGaq4gH/TcYtuBbBmquIoABNxi24FsGaq4j//Z"
+)
+
+
+def test_12_bit_jpeg_named_unsupported(tmp_path):
+    path = tmp_path / "deep.jpg"
+    path.write_bytes(JPEG_12_BIT)
+    assert _reason(path) == "unsupported format (12-bit extended sequential JPEG)"
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_float_image_with_one_bad_value(tmp_path, bad_value):
+    gradient = np.tile(np.linspace(0.0, 1.0, 64, dtype=np.float32), (64, 1))
+    gradient[0, 0] = bad_value
+    path = tmp_path / "field.tif"
+    Image.fromarray(gradient, mode="F").save(path)
+
+    decoded = decode_image(path, keep_gray=True)
+
+    assert abs(decoded.pixels.mean() / 255 - 0.5) < 0.02
+    assert "1 NaN or infinite values set to 0" in decoded.notes
 
 
 def test_truncated_png(tmp_path):

@@ -222,7 +222,10 @@ def _decode_plain_jpeg(
         return None
     scale = draft_scale(header.width, header.height, draft_size) if draft_size else 1
     gray = keep_gray and header.mode == "L"
-    pixels = fast_jpeg.decode(data, header, scale, gray)
+    try:
+        pixels = fast_jpeg.decode(data, header, scale, gray)
+    except fast_jpeg.TruncatedJpegError as error:
+        raise ImageDecodeError(path, "truncated file", str(error)) from None
     if pixels is None:
         return None
     # The common JPEG suffixes need no look-up in Pillow's registry, which
@@ -356,8 +359,17 @@ def _composite(image: Image.Image) -> Image.Image:
 
 
 def _high_depth_to_gray(image: Image.Image) -> tuple[Image.Image, list[str]]:
-    """Scale 16-bit, 32-bit and float data linearly to 0..255, never clipping."""
+    """Scale 16-bit, 32-bit and float data linearly to 0..255, never clipping.
+
+    NaN and infinite values of float data become 0 and are reported in a
+    note, so that one bad value does not set the scale of the whole image.
+    """
     array = np.asarray(image)
+    notes = []
+    finite = np.isfinite(array)
+    if not finite.all():
+        notes.append(f"{int((~finite).sum())} NaN or infinite values set to 0")
+        array = np.where(finite, array, 0)
     low = float(array.min(initial=0))
     high = float(array.max(initial=0))
     if image.mode.startswith("I;16"):
@@ -375,7 +387,7 @@ def _high_depth_to_gray(image: Image.Image) -> tuple[Image.Image, list[str]]:
     # Only negative values can fall outside 0..255 here, because top is at
     # least the maximum.
     gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
-    return Image.fromarray(gray, mode="L"), ([note] if note else [])
+    return Image.fromarray(gray, mode="L"), notes + ([note] if note else [])
 
 
 def _read_orientation(image: Image.Image) -> tuple[int | None, str | None]:
@@ -416,6 +428,25 @@ def _extension_mismatch(path: Path, file_format: str) -> str | None:
     return f"extension {path.suffix} but content is {file_format}"
 
 
+# Start-of-frame markers (SOF0 to SOF15 without DHT, JPG and DAC) and the
+# coding each one names.
+_JPEG_FRAME_MARKERS = {
+    0xC0: "baseline",
+    0xC1: "extended sequential",
+    0xC2: "progressive",
+    0xC3: "lossless",
+    0xC5: "hierarchical sequential",
+    0xC6: "hierarchical progressive",
+    0xC7: "hierarchical lossless",
+    0xC9: "arithmetic-coded sequential",
+    0xCA: "arithmetic-coded progressive",
+    0xCB: "arithmetic-coded lossless",
+    0xCD: "arithmetic-coded hierarchical sequential",
+    0xCE: "arithmetic-coded hierarchical progressive",
+    0xCF: "arithmetic-coded hierarchical lossless",
+}
+
+
 def _content_formats() -> list[str]:
     """Registered formats that are recognised by their content's signature.
 
@@ -441,6 +472,8 @@ def _identify_unsupported(path: Path) -> str:
         if brand in _AVIF_BRANDS:
             return "unsupported format (AVIF; this Pillow build has no AVIF decoder)"
         return "not an image (video file)"
+    if head.startswith(b"\xff\xd8"):
+        return _jpeg_variant_reason(path)
     if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL ")):
         return "unsupported format (JPEG XL)"
     if head.startswith(b"%PDF"):
@@ -448,6 +481,25 @@ def _identify_unsupported(path: Path) -> str:
     if b"<svg" in head.lower():
         return "unsupported format (SVG vector image)"
     return "not an image"
+
+
+def _jpeg_variant_reason(path: Path) -> str:
+    """Name the JPEG variant of a file that Pillow cannot open, from its frame header."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(2**16)
+    except OSError:
+        return "not an image"
+    position = 2
+    while position + 5 <= len(data) and data[position] == 0xFF:
+        marker = data[position + 1]
+        if marker in _JPEG_FRAME_MARKERS:
+            precision = data[position + 4]
+            coding = _JPEG_FRAME_MARKERS[marker]
+            return f"unsupported format ({precision}-bit {coding} JPEG)"
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        position += 2 + length
+    return "not an image (JPEG signature, no readable frame header)"
 
 
 def _os_error_reason(error: OSError) -> str:

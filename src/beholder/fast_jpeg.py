@@ -13,10 +13,11 @@ Anything else returns None, and :mod:`beholder.decode` falls back to Pillow,
 which also gives the reason a broken file fails. Pillow decodes files with
 metadata that it warns or fails about, an orientation only in XMP, or
 several pictures (MPO). It also decodes colour files with an Adobe segment
-(which sets the colour transform), CMYK, 12-bit, lossless and
-arithmetic-coded JPEGs, and draft sizes that libjpeg-turbo would reach by
-another scale. Any warning from libjpeg-turbo, such as for a truncated
-file, sends the file to Pillow too.
+(which sets the colour transform), CMYK, 8-bit lossless and arithmetic-coded
+JPEGs, and draft sizes that libjpeg-turbo would reach by another scale.
+Pillow 13 cannot open 12-bit or 16-bit JPEGs, which are then reported as
+unsupported. Any other warning from libjpeg-turbo sends the file to Pillow
+too, but data that ends early raises :class:`TruncatedJpegError`.
 """
 
 from __future__ import annotations
@@ -199,13 +200,20 @@ def _upright_unless_xmp(info: dict) -> int | None:
     return 1
 
 
+class TruncatedJpegError(ValueError):
+    """libjpeg-turbo found that a JPEG's compressed data ends early."""
+
+
 def decode(data: bytes, header: PlainJpeg, scale: int, gray: bool) -> np.ndarray | None:
     """Decode a plain JPEG at ``1/scale`` of its size, as Pillow's draft mode does.
 
     Returns a ``(height, width)`` array for ``gray`` or a ``(height, width,
-    3)`` RGB array, 8-bit, turned to the header's EXIF orientation. Returns
-    None when libjpeg-turbo reports any problem or the output is not the
-    size Pillow would give, so that the caller decodes with Pillow instead.
+    3)`` RGB array, 8-bit, turned to the header's EXIF orientation. Raises
+    :class:`TruncatedJpegError` when the compressed data ends early, even
+    where an end-of-image marker closes the file, which Pillow decodes with
+    gray in place of the missing rows and no error. Returns None when
+    libjpeg-turbo reports any other problem or the output is not the size
+    Pillow would give, so that the caller decodes with Pillow instead.
     """
     width = -(-header.width // scale)
     height = -(-header.height // scale)
@@ -219,6 +227,8 @@ def decode(data: bytes, header: PlainJpeg, scale: int, gray: bool) -> np.ndarray
             data, colorspace="GRAY" if gray else "RGB", strict=True, **min_size
         )
     except ValueError as error:
+        if "premature end" in str(error).lower():
+            raise TruncatedJpegError(str(error)) from None
         logger.debug("simplejpeg could not decode the file: %s", error)
         return None
     if pixels.shape[:2] != (height, width):

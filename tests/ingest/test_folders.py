@@ -398,3 +398,14 @@ def test_folder_layout_rejects_unknown_layout(tmp_path, files):
     files.image(tmp_path / "cat" / "a.png")
     with pytest.raises(DatasetError, match="not a folder layout"):
         load_folders(tmp_path, layout="manifest")
+
+
+def test_link_to_device_is_not_a_broken_link(tmp_path, files):
+    files.image(tmp_path / "cats" / "real.png")
+    os.symlink("/dev/null", tmp_path / "cats" / "null.jpg")
+    os.symlink(tmp_path / "missing.jpg", tmp_path / "cats" / "dangling.jpg")
+
+    ledger = load_dataset(tmp_path).ledger.set_index("relpath")
+
+    assert ledger.loc["cats/null.jpg", "reason"].startswith("not a regular file")
+    assert ledger.loc["cats/dangling.jpg", "reason"] == "broken symbolic link"

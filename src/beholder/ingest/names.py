@@ -146,7 +146,9 @@ def file_problem(path: Path) -> str | None:
         if path.is_dir():
             return "not a file: a folder"
         if path.is_symlink():
-            return "broken symbolic link"
+            if not os.path.exists(path):
+                return "broken symbolic link"
+            return "not a regular file: a link to a device, socket or pipe"
     except OSError as error:
         return f"unreadable entry: {error.strerror}"
     return "not a regular file"

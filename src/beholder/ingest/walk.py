@@ -140,7 +140,9 @@ def _kind(entry: os.DirEntry) -> str:
         if entry.is_file(follow_symlinks=True):
             return "file"
         if entry.is_symlink():
-            return "broken symbolic link"
+            if not os.path.exists(entry.path):
+                return "broken symbolic link"
+            return "not a regular file: a link to a device, socket or pipe"
     except OSError as error:
         return f"unreadable entry: {error.strerror}"
     return "not a regular file"
