@@ -137,6 +137,8 @@ def test_scan_command_writes_ledger_and_report(split_dataset, tmp_path):
     assert "test/dogs/relabelled.png" in page
     assert "label conflict" in page
     assert "data:image/jpeg;base64," in page
+    # A scan has no embeddings, so the pair table has no cosine column.
+    assert "<th>cosine</th>" not in page
 
 
 def test_scan_report_escapes_file_names(tmp_path):

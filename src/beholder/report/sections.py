@@ -292,12 +292,12 @@ def _issue_cards(store, rows: pd.DataFrame, name: str) -> list[dict]:
 
 
 DUPLICATES = """
-<p>{{ n_exact }} exact and {{ n_near }} near-duplicate pairs;
-<b>{{ n_leak }}</b> cross splits (leakage) and <b>{{ n_conflict }}</b> have
-different labels (label conflicts). Exact means the same decoded pixels.</p>
+<p>{{ n_exact }} exact and {{ n_near }} near-duplicate pairs. Pairs across
+splits (leakage): <b>{{ n_leak }}</b>. Pairs with different labels (label
+conflicts): <b>{{ n_conflict }}</b>. Exact means the same decoded pixels.</p>
 <table>
 <tr><th>image A</th><th>image B</th><th>kind</th><th>hash distance</th>
-<th>cosine</th><th>flags</th></tr>
+{% if has_cosine %}<th>cosine</th>{% endif %}<th>flags</th></tr>
 {% for p in pairs %}
 <tr>
 <td>{% if p.thumb_a %}<img src="{{ p.thumb_a }}" alt="" width="120">{% endif %}<br>
@@ -305,7 +305,7 @@ different labels (label conflicts). Exact means the same decoded pixels.</p>
 <td>{% if p.thumb_b %}<img src="{{ p.thumb_b }}" alt="" width="120">{% endif %}<br>
 <span class="path">{{ p.relpath_b }}</span><br>{{ p.label_b }}</td>
 <td>{{ p.kind }}</td><td>{{ p.hash_distance }}</td>
-<td>{{ "%.3f" | format(p.cosine_similarity) if p.cosine_similarity == p.cosine_similarity else "" }}</td>
+{% if has_cosine %}<td>{{ "%.3f" | format(p.cosine_similarity) if p.cosine_similarity == p.cosine_similarity else "" }}</td>{% endif %}
 <td>{% if p.cross_split %}<span class="given">leakage</span> {% endif %}
 {% if p.label_conflict %}<span class="given">label conflict</span>{% endif %}</td>
 </tr>
@@ -335,6 +335,7 @@ def duplicates_section(store, meta, *, max_pairs: int = 60) -> Section | None:
         n_near=int((pairs["kind"] != "exact").sum()),
         n_leak=int(pairs["cross_split"].sum()),
         n_conflict=int(pairs["label_conflict"].sum()),
+        has_cosine=bool(pairs["cosine_similarity"].notna().any()),
         more=max(0, len(pairs) - max_pairs),
     )
     return Section("duplicates", "Duplicates, split leakage and label conflicts", html)
