@@ -4,9 +4,11 @@ import pytest
 from beholder.ingest import load_dataset
 from beholder.properties import compute_properties, find_duplicates
 from beholder.properties.duplicates import (
-    MAX_GROUP_FOR_ALL_PAIRS,
     MAX_HASH_DISTANCE_LIMIT,
     find_embedding_neighbours,
+)
+from beholder.properties.hash_groups import (
+    MAX_GROUP_FOR_ALL_PAIRS,
     find_hash_neighbours,
 )
 from beholder.properties.phash import hamming_distances
@@ -154,10 +156,10 @@ def test_embedding_neighbours_threshold():
     assert {tuple(p) for p in pairs.tolist()} == {(0, 1)}
 
 
-def _copies(root, layout):
+def _copies(root, layout, seed=7):
     """Write one image under each ``split/label/name`` in ``layout``, same bytes."""
     first = root / layout[0]
-    save(first, scene(7))
+    save(first, scene(seed))
     data = first.read_bytes()
     for relpath in layout[1:]:
         (root / relpath).parent.mkdir(parents=True, exist_ok=True)
@@ -220,3 +222,90 @@ def test_hash_distance_out_of_range_rejected(scanned, distance):
     dataset, properties, _ = scanned
     with pytest.raises(ValueError, match="max_hash_distance must be in 0..16"):
         find_duplicates(dataset, properties, max_hash_distance=distance)
+
+
+def _groups_with_hashes(root, groups):
+    """Write each group's copies and return the dataset and properties with set hashes.
+
+    ``groups`` maps a folder such as ``"train/cats"`` to ``(n_copies,
+    phash)``. Every copy in a group has the same bytes, and each group has
+    an image of its own.
+    """
+    for seed, (folder, (n_copies, _)) in enumerate(groups.items()):
+        _copies(root, [f"{folder}/{i:03d}.png" for i in range(n_copies)], seed)
+    dataset = load_dataset(root)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+    folders = dataset.images["relpath"].str.rsplit("/", n=1).str[0]
+    properties["phash"] = folders.map({f: h for f, (_, h) in groups.items()})
+    return dataset, properties
+
+
+def test_star_keeps_exact_copies_of_other_than_first(tmp_path):
+    root = tmp_path / "data"
+    n_copies = MAX_GROUP_FOR_ALL_PAIRS + 5
+    _copies(root, [f"train/cats/{i:03d}.png" for i in range(1, n_copies)])
+    changed = scene(7)
+    changed[0, 0, 0] ^= 1
+    save(root / "train" / "cats" / "000.png", changed)
+    dataset = load_dataset(root)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+    properties["phash"] = "0123456789abcdef"
+
+    result = find_duplicates(dataset, properties, n_jobs=1)
+
+    flags = result.images.set_index(dataset.images["relpath"])
+    assert not flags.loc["train/cats/000.png", "is_exact_duplicate"]
+    assert flags["is_exact_duplicate"].sum() == n_copies - 1
+    assert flags["is_near_duplicate"].all()
+    assert len(result.pairs) == n_copies - 1
+    assert result.summary["n_clusters"] == 1
+
+
+def test_neighbouring_stars_flag_every_member(tmp_path):
+    n_copies = MAX_GROUP_FOR_ALL_PAIRS + 5
+    dataset, properties = _groups_with_hashes(
+        tmp_path / "data",
+        {
+            "train/cats": (n_copies, "0000000000000000"),
+            "test/dogs": (n_copies, "0000000000000003"),
+        },
+    )
+
+    result = find_duplicates(dataset, properties, n_jobs=1)
+
+    assert result.images["is_near_duplicate"].all()
+    assert result.images["is_split_leakage"].all()
+    assert result.images["is_label_conflict"].all()
+    assert result.images["near_duplicate_score"].min() == pytest.approx(5 / 6)
+    assert result.summary["n_clusters"] == 1
+    assert len(result.pairs) < 3 * n_copies
+
+
+def test_star_beside_small_group_flags_both(tmp_path):
+    dataset, properties = _groups_with_hashes(
+        tmp_path / "data",
+        {
+            "train/cats": (MAX_GROUP_FOR_ALL_PAIRS + 1, "0000000000000000"),
+            "test/cats": (2, "0000000000000030"),
+        },
+    )
+
+    result = find_duplicates(dataset, properties, n_jobs=1)
+
+    assert result.images["is_split_leakage"].all()
+    assert not result.images["is_label_conflict"].any()
+
+
+def test_star_link_beyond_near_radius_flags_nothing(tmp_path):
+    dataset, properties = _groups_with_hashes(
+        tmp_path / "data",
+        {
+            "train/cats": (MAX_GROUP_FOR_ALL_PAIRS + 1, "0000000000000000"),
+            "test/dogs": (MAX_GROUP_FOR_ALL_PAIRS + 1, "00000000000000ff"),
+        },
+    )
+
+    result = find_duplicates(dataset, properties, max_hash_distance=4, n_jobs=1)
+
+    assert not result.images["is_split_leakage"].any()
+    assert result.summary["n_clusters"] == 2

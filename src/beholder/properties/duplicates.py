@@ -3,11 +3,9 @@
 Candidates come from nearest-neighbour indexes, never from comparing all
 pairs in Python:
 
-- perceptual hashes (``phash`` in the property table) go into a faiss
-  multi-index hash, ``IndexBinaryMultiHash``. It splits the 64 bits into
-  four 16-bit tables and probes each with up to ``radius // 4`` flipped
-  bits, which by the pigeonhole principle finds every pair within
-  ``radius`` bits;
+- perceptual hashes (``phash`` in the property table) go through
+  :func:`beholder.properties.hash_groups.find_hash_candidates`, which groups
+  identical hashes and searches a faiss multi-index hash;
 - embeddings, when given, go into a faiss inner-product index on unit
   vectors, searched for each image's ``n_neighbors`` nearest neighbours.
 
@@ -19,8 +17,11 @@ same pixels: pairs of equal size whose hashes differ in at most
 hashed, so a PNG saved from a JPEG's pixels is an exact duplicate of the
 JPEG, while a JPEG re-encode is a near duplicate. Pairs whose images lie in
 different splits are split leakage; pairs whose labels differ are label
-conflicts. A group of more than :data:`MAX_GROUP_FOR_ALL_PAIRS` images
-with the same hash is listed as a star rather than as every pair.
+conflicts. A group of more than
+:data:`~beholder.properties.hash_groups.MAX_GROUP_FOR_ALL_PAIRS` images with
+the same hash is listed as a star, each image paired with the first of its
+exact copies or with the group's first image, and its flags come from the
+whole group.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from scipy.sparse.csgraph import connected_components
 
 from beholder.embed.cache import hash_file
 from beholder.progress import NullProgress, Progress
+from beholder.properties.hash_groups import find_hash_candidates
 from beholder.properties.measure import pixel_digests
 from beholder.properties.parallel import map_chunks
-from beholder.properties.phash import HASH_BITS, hamming_distances, hex_to_codes
+from beholder.properties.phash import hamming_distances, hex_to_codes
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +62,6 @@ DEFAULT_N_NEIGHBORS = 10
 # NOTE: the hash of a nearly uniform image is mostly noise, so such a JPEG
 # and its PNG copy can hash farther apart and be missed as exact duplicates.
 EXACT_CANDIDATE_DISTANCE = 6
-# Images with the same perceptual hash are all near duplicates of each other.
-# A group of more than this many is listed as a star, each image paired with
-# the group's first image, so 4,000 copies of one placeholder give 3,999
-# pairs instead of 8 million. Their leakage and label-conflict flags come
-# from the whole group, so no member loses a flag.
-MAX_GROUP_FOR_ALL_PAIRS = 20
 # Largest accepted max_hash_distance. Hashes of two scene15 or sun8 photos
 # differ in 31 bits on average, and 0.03 % of pairs are within 16 bits (about
 # 2,600 of scene15's 10 million). Wider radii add ever more unrelated pairs,
@@ -188,9 +184,8 @@ def find_duplicates(
         codes[index] = hex_to_codes(properties["phash"].to_numpy()[index])
 
     radius = max(max_hash_distance, EXACT_CANDIDATE_DISTANCE)
-    pairs, groups = _hash_pairs(codes[index], radius)
-    pairs = index[pairs] if len(pairs) else np.empty((0, 2), dtype=np.int64)
-    star_groups = [index[members] for members in groups]
+    candidates = find_hash_candidates(codes[index], radius)
+    pairs = index[candidates.pairs]
     unit = None
     if embeddings is not None:
         unit = _unit_vectors(embeddings, n)
@@ -199,24 +194,28 @@ def find_duplicates(
             pairs = np.vstack([pairs, index[found]])
     pairs = _unique_pairs(pairs)
 
+    pixels = _PixelKeys(images["path"].to_numpy(), n_jobs)
     table = _describe_pairs(pairs, codes, unit)
     table = table[
         (table["hash_distance"] <= max_hash_distance)
         | (table["cosine_similarity"] >= min_cosine)
         | _exact_candidates(table, properties)
     ].reset_index(drop=True)
-    table["kind"] = _confirm_exact(table, properties, images, n_jobs)
+    table["kind"] = _confirm_exact(table, properties, pixels)
     table = table[
         (table["kind"] == "exact")
         | (table["hash_distance"] <= max_hash_distance)
         | (table["cosine_similarity"] >= min_cosine)
-    ].reset_index(drop=True)
+    ]
+    stars = [index[rows] for rows in candidates.stars]
+    table = _with_star_pairs(table, stars, codes, unit, pixels)
     table["score"] = _pair_scores(table, max_hash_distance, min_cosine)
     table = _add_image_columns(table, images)
 
     clusters, cluster_of = _clusters(table, images)
     per_image = _per_image(table, cluster_of, n)
-    _flag_star_groups(per_image, star_groups, images)
+    links = [(index[a], index[b], d) for a, b, d in candidates.star_links]
+    _flag_groups(per_image, stars, links, images, pixels, max_hash_distance)
     summary = _summary(table, clusters, n)
     progress.advance(1)
     logger.info(
@@ -227,69 +226,6 @@ def find_duplicates(
         summary["n_leakage_pairs"],
     )
     return DuplicateResult(table[PAIR_COLUMNS], clusters, per_image, summary)
-
-
-def find_hash_neighbours(codes: np.ndarray, radius: int) -> np.ndarray:
-    """Return index pairs ``(i, j)``, ``i < j``, of 64-bit codes within ``radius`` bits.
-
-    Uses faiss's multi-index hashing with four 16-bit tables, probing up to
-    ``radius // 4`` flipped bits per table, which finds every such pair.
-    """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    if len(codes) < 2:
-        return np.empty((0, 2), dtype=np.int64)
-    n_tables = 4
-    index = faiss.IndexBinaryMultiHash(HASH_BITS, n_tables, HASH_BITS // n_tables)
-    index.nflip = radius // n_tables
-    index.add(codes)
-    # faiss returns binary range-search results strictly below the radius.
-    limits, distances, labels = index.range_search(codes, radius + 1)
-    queries = np.repeat(np.arange(len(codes)), np.diff(limits).astype(np.int64))
-    keep = (labels > queries) & (distances <= radius)
-    return np.column_stack([queries[keep], labels[keep]]).astype(np.int64)
-
-
-def _hash_pairs(codes: np.ndarray, radius: int) -> tuple[np.ndarray, list]:
-    """Return candidate pairs of rows of ``codes`` and the groups listed as stars.
-
-    Identical codes are searched once. Groups of up to
-    :data:`MAX_GROUP_FOR_ALL_PAIRS` images give every pair, within the group
-    and towards each neighbouring group. A larger group gives a star around
-    its first image, and towards a neighbouring group it contributes that
-    first image alone. The pairs keep every cluster connected.
-    """
-    if len(codes) < 2:
-        return np.empty((0, 2), dtype=np.int64), []
-    unique, group = np.unique(codes, axis=0, return_inverse=True)
-    group = group.ravel()
-    order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(len(unique) + 1))
-    members = [order[bounds[g] : bounds[g + 1]] for g in range(len(unique))]
-
-    pairs, stars = [], []
-    for rows in members:
-        if len(rows) > MAX_GROUP_FOR_ALL_PAIRS:
-            stars.append(rows)
-            pairs.append(np.column_stack([np.full(len(rows) - 1, rows[0]), rows[1:]]))
-        elif len(rows) > 1:
-            pairs.append(_all_pairs(rows, rows))
-    for u, v in find_hash_neighbours(unique, radius):
-        side_u, side_v = _star_side(members[u]), _star_side(members[v])
-        pairs.append(_all_pairs(side_u, side_v))
-    if not pairs:
-        return np.empty((0, 2), dtype=np.int64), stars
-    return np.vstack(pairs).astype(np.int64), stars
-
-
-def _star_side(rows: np.ndarray) -> np.ndarray:
-    return rows[:1] if len(rows) > MAX_GROUP_FOR_ALL_PAIRS else rows
-
-
-def _all_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Pairs of distinct rows from ``left`` x ``right``, each pair once, sorted."""
-    a, b = np.meshgrid(left, right, indexing="ij")
-    pairs = np.sort(np.column_stack([a.ravel(), b.ravel()]), axis=1)
-    return np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
 
 
 def find_embedding_neighbours(
@@ -380,40 +316,103 @@ def _exact_candidates(table: pd.DataFrame, properties: pd.DataFrame) -> pd.Serie
     return pd.Series(np.asarray(same_size & close, dtype=bool), index=table.index)
 
 
-def _confirm_exact(table, properties, images, n_jobs) -> pd.Series:
-    """Return "exact" for candidate pairs with identical full decodes, else "near".
-
-    Files with the same bytes decode the same, so only pairs whose bytes
-    differ are decoded in full.
-    """
+def _confirm_exact(table, properties, pixels: _PixelKeys) -> pd.Series:
+    """Return "exact" for candidate pairs with identical full decodes, else "near"."""
     kind = pd.Series("near", index=table.index, dtype=object)
     candidates = _exact_candidates(table, properties)
     if not candidates.any():
         return kind
     chosen = table[candidates]
-    paths = images["path"].to_numpy()
-    a, b = chosen["image_id_a"].to_numpy(), chosen["image_id_b"].to_numpy()
-
-    file_digest = {i: hash_file(paths[i]) for i in np.unique(np.concatenate([a, b]))}
-    same_bytes = np.array([file_digest[i] == file_digest[j] for i, j in zip(a, b)])
-    undecided = ~same_bytes
-    ids = np.unique(np.concatenate([a[undecided], b[undecided]]))
-    # A few hundred full decodes take well under a second; worker processes
-    # would cost more to start than they save.
-    jobs = n_jobs if len(ids) > PARALLEL_DIGESTS_ABOVE else 1
-    chunks = map_chunks(pixel_digests, paths[ids].tolist(), n_jobs=jobs)
-    pixel_digest = dict(zip(ids.tolist(), [d for chunk in chunks for d in chunk]))
-    same_pixels = np.array(
-        [
-            undecided[k]
-            and pixel_digest[i] is not None
-            and pixel_digest[i] == pixel_digest[j]
-            for k, (i, j) in enumerate(zip(a, b))
-        ],
-        dtype=bool,
-    )
-    kind[chosen.index[same_bytes | same_pixels]] = "exact"
+    same = pixels.same_pixels(chosen["image_id_a"], chosen["image_id_b"])
+    kind[chosen.index[same]] = "exact"
     return kind
+
+
+class _PixelKeys:
+    """Decide which images decode to the same pixels, decoding as few as possible.
+
+    Files with the same bytes decode the same, so files are first compared
+    by a digest of their bytes, and one file per distinct content is decoded
+    in full when files with different bytes must be compared.
+    """
+
+    def __init__(self, paths: np.ndarray, n_jobs: int | None):
+        self.paths = paths
+        self.n_jobs = n_jobs
+        self._file_digests: dict[int, str] = {}
+        self._pixel_digests: dict[str, str | None] = {}
+
+    def same_pixels(self, ids_a, ids_b) -> np.ndarray:
+        """Return, for each pair of image ids, whether both decode to the same pixels."""
+        ids_a, ids_b = [int(i) for i in ids_a], [int(i) for i in ids_b]
+        files_a, files_b = self._files(ids_a), self._files(ids_b)
+        differ = [a != b for a, b in zip(files_a, files_b)]
+        self._decode([f for f, d in zip(files_a + files_b, differ * 2) if d])
+        return np.array(
+            [
+                not d or (self._pixel_digests[a] or a) == (self._pixel_digests[b] or b)
+                for a, b, d in zip(files_a, files_b, differ)
+            ],
+            dtype=bool,
+        )
+
+    def keys(self, ids) -> list[str]:
+        """Return one key per image id, equal exactly for images with the same pixels."""
+        files = self._files([int(i) for i in ids])
+        if len(set(files)) < 2:
+            return files
+        self._decode(files)
+        return [self._pixel_digests[f] or f for f in files]
+
+    def _files(self, ids: list[int]) -> list[str]:
+        for i in ids:
+            if i not in self._file_digests:
+                self._file_digests[i] = hash_file(self.paths[i])
+        return [self._file_digests[i] for i in ids]
+
+    def _decode(self, file_digests: list[str]) -> None:
+        owner = {f: i for i, f in self._file_digests.items()}
+        pending = [
+            f for f in dict.fromkeys(file_digests) if f not in self._pixel_digests
+        ]
+        if not pending:
+            return
+        paths = [self.paths[owner[f]] for f in pending]
+        # A few hundred full decodes take well under a second; worker processes
+        # would cost more to start than they save.
+        jobs = self.n_jobs if len(paths) > PARALLEL_DIGESTS_ABOVE else 1
+        chunks = map_chunks(pixel_digests, paths, n_jobs=jobs)
+        decoded = [digest for chunk in chunks for digest in chunk]
+        self._pixel_digests.update(zip(pending, decoded))
+
+
+def _with_star_pairs(table, stars, codes, unit, pixels: _PixelKeys) -> pd.DataFrame:
+    """Add the pairs of each star: exact copies around their first, others to the centre.
+
+    The images of a star share one hash. Those that decode to the same
+    pixels are paired with the first of them (exact pairs), and the first of
+    each such set is paired with the star's first image (near pairs, unless
+    they are the same set).
+    """
+    rows, kinds = [], []
+    for members in stars:
+        firsts: dict[str, int] = {}
+        for member, key in zip(members, pixels.keys(members)):
+            if key in firsts:
+                rows.append((firsts[key], member))
+                kinds.append("exact")
+                continue
+            firsts[key] = member
+            if member != members[0]:
+                rows.append((members[0], member))
+                kinds.append("near")
+    if not rows:
+        return table.reset_index(drop=True)
+    star_table = _describe_pairs(np.array(rows, dtype=np.int64), codes, unit)
+    star_table["kind"] = kinds
+    table = pd.concat([table, star_table], ignore_index=True)
+    table = table.drop_duplicates(["image_id_a", "image_id_b"])
+    return table.sort_values(["image_id_a", "image_id_b"]).reset_index(drop=True)
 
 
 def _pair_scores(table, max_hash_distance, min_cosine) -> pd.Series:
@@ -421,14 +420,19 @@ def _pair_scores(table, max_hash_distance, min_cosine) -> pd.Series:
 
     Each score is linear, 1 at identity and 0.5 at its threshold.
     """
-    distance = table["hash_distance"].to_numpy(dtype=float)
-    hash_score = np.clip(1.0 - distance / (2.0 * max(max_hash_distance, 1)), 0.0, 1.0)
+    hash_score = _hash_score(table["hash_distance"].to_numpy(), max_hash_distance)
     cosine = table["cosine_similarity"].to_numpy(dtype=float)
     span = 2.0 * max(1.0 - min_cosine, 1e-6)
     cosine_score = np.clip((cosine - (2.0 * min_cosine - 1.0)) / span, 0.0, 1.0)
     score = np.fmax(hash_score, cosine_score)
     score[(table["kind"] == "exact").to_numpy()] = 1.0
     return pd.Series(score, index=table.index)
+
+
+def _hash_score(distance: np.ndarray, max_hash_distance: int) -> np.ndarray:
+    """Linear in the Hamming distance: 1 at 0 bits, 0.5 at ``max_hash_distance``."""
+    distance = np.asarray(distance, dtype=float)
+    return np.clip(1.0 - distance / (2.0 * max(max_hash_distance, 1)), 0.0, 1.0)
 
 
 def _add_image_columns(table: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
@@ -495,23 +499,51 @@ def _per_image(table: pd.DataFrame, cluster_of: np.ndarray, n: int) -> pd.DataFr
     return result[IMAGE_COLUMNS]
 
 
-def _flag_star_groups(per_image: pd.DataFrame, groups: list, images) -> None:
-    """Flag leakage and label conflicts inside groups listed as stars.
+def _flag_groups(per_image, stars, links, images, pixels, max_hash_distance) -> None:
+    """Flag the images of stars and of their neighbours from whole groups.
 
-    Every two images of such a group share a hash, so each one leaks when
-    the group spans another split, and conflicts when it spans another
-    label, whether or not the star lists that pair.
+    A star's images share one hash, and every image of a group linked to a
+    star is within the same distance of every image of that star. So the
+    flags follow from the groups, whether or not the pair table lists the
+    pair that causes them. An image is a near duplicate when its group or a
+    linked group contains other pixels, leaks when one contains another
+    split, and conflicts when one contains another label.
     """
     labels = images["label"].to_numpy()
     splits = images["split"].to_numpy()
-    for rows in groups:
-        if len(set(labels[rows])) > 1:
-            per_image.loc[rows, "is_label_conflict"] = True
-            per_image.loc[rows, "label_conflict_score"] = 1.0
-        known = rows[pd.notna(splits[rows])]
-        if len(set(splits[known])) > 1:
-            per_image.loc[known, "is_split_leakage"] = True
-            per_image.loc[known, "split_leakage_score"] = 1.0
+    for members in stars:
+        if len(set(pixels.keys(members))) > 1:
+            _raise_flag(per_image, members, "near_duplicate", 1.0)
+        _flag_across(per_image, members, members, labels, splits, 1.0)
+    for rows_a, rows_b, distance in links:
+        if distance > max_hash_distance:
+            continue
+        score = _hash_score(np.array([distance]), max_hash_distance)[0]
+        _raise_flag(
+            per_image, np.concatenate([rows_a, rows_b]), "near_duplicate", score
+        )
+        _flag_across(per_image, rows_a, rows_b, labels, splits, score)
+        _flag_across(per_image, rows_b, rows_a, labels, splits, score)
+
+
+def _flag_across(per_image, rows, others, labels, splits, score: float) -> None:
+    """Flag ``rows`` whose label or split differs from one among ``others``."""
+    other_labels = set(labels[others])
+    other_splits = {s for s in splits[others] if pd.notna(s)}
+    conflicting = [i for i in rows if other_labels - {labels[i]}]
+    leaking = [i for i in rows if pd.notna(splits[i]) and other_splits - {splits[i]}]
+    _raise_flag(
+        per_image, np.array(conflicting, dtype=np.int64), "label_conflict", score
+    )
+    _raise_flag(per_image, np.array(leaking, dtype=np.int64), "split_leakage", score)
+
+
+def _raise_flag(per_image: pd.DataFrame, rows, name: str, score: float) -> None:
+    if not len(rows):
+        return
+    per_image.loc[rows, f"is_{name}"] = True
+    current = per_image.loc[rows, f"{name}_score"].to_numpy()
+    per_image.loc[rows, f"{name}_score"] = np.maximum(current, score)
 
 
 def _max_score_per_image(pairs: pd.DataFrame, n: int) -> np.ndarray:
