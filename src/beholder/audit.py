@@ -22,6 +22,7 @@ from beholder.ingest import Dataset, load_dataset
 from beholder.progress import NullProgress, Progress
 from beholder.store import RunStore, create_engine
 from beholder.store.folders import check_output_folder as check_folder
+from beholder.store.folders import make_staging_folder
 from beholder.store.run import DB_FILENAME, META_FILENAME
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def run_audit(
         _check_usable(dataset, source)
         out = check_output_folder(out, dataset.root)
         _check_database(config.database_url)
-    staging = _staging_folder(out)
+    staging = make_staging_folder(out)
     try:
         return _run_stages(source, out, staging, dataset, config, progress, timer)
     except BaseException:
@@ -247,13 +248,6 @@ def _check_shared_journal(url: str | None, dataset) -> None:
             "images. Export the reviewed run first (beholder export), then audit "
             "into a new database or drop its review_journal table."
         )
-
-
-def _staging_folder(out: Path) -> Path:
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
 
 
 def replace_run_folder(staging: Path, out: Path) -> None:

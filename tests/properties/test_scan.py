@@ -211,6 +211,25 @@ def test_scan_into_earlier_scan_folder(split_dataset, tmp_path):
     assert json.loads((out / "summary.json").read_text())["beholder_version"]
 
 
+def test_interrupted_write_keeps_earlier_scan(split_dataset, tmp_path, monkeypatch):
+    import beholder.report.scan_report as scan_report
+
+    out = tmp_path / "scan"
+    assert _invoke_scan(split_dataset, "--out", out).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scan_report, "write_scan_report", interrupt)
+    (split_dataset / "train" / "cats" / "extra.jpg").write_bytes(b"not a jpeg")
+    result = _invoke_scan(split_dataset, "--out", out)
+
+    assert result.exit_code != 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_scan_command_reports_missing_folder(tmp_path):
     import typer
 

@@ -59,7 +59,7 @@ def scan(
     """Scan a dataset without a model: image properties, issues, duplicates, leakage."""
     from beholder.ingest import load_dataset
     from beholder.properties.scan import is_scan_folder, scan_dataset
-    from beholder.report.scan_report import write_scan_report
+    from beholder.properties.scan_folder import write_scan_folder
     from beholder.store.folders import check_output_folder
 
     console = Console(stderr=True)
@@ -74,15 +74,14 @@ def scan(
             result = scan_dataset(
                 dataset, n_jobs=jobs, progress=bars, max_hash_distance=max_hash_distance
             )
-        flagged = dataset.flag(result.failed, stage="scan")
-        result.write(out, ledger=flagged.ledger)
-        report = write_scan_report(result, dataset, out)
+        out = write_scan_folder(result, dataset, out)
     except (BeholderError, ValueError, OSError) as error:
         console.print(
             f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=2) from None
-    _print_summary(stdout, result, flagged.ledger_summary(), out, report)
+    ledger = dataset.flag(result.failed, stage="scan").ledger_summary()
+    _print_summary(stdout, result, ledger, out, out / "report.html")
 
 
 def register_scan_command(app: typer.Typer) -> None:

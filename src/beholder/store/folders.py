@@ -1,7 +1,10 @@
-"""Checks on an output folder before a command writes into it."""
+"""Output folders: checks before a command writes, and swapping a finished one in."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,3 +41,48 @@ def check_output_folder(
             "Choose a new or empty folder."
         )
     return out
+
+
+def make_staging_folder(out: Path) -> Path:
+    """Create a new, empty hidden folder beside ``out`` for one writer."""
+    staging = _unique_sibling(out, "partial")
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _unique_sibling(out: Path, kind: str) -> Path:
+    """Return a hidden path beside ``out`` that no other writer picks.
+
+    The random part keeps two writers in one process apart too. The folder
+    is made with ``mkdir`` so that it gets the usual permissions.
+    """
+    return out.parent / f".{out.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def swap_in(staging: Path, out: Path) -> None:
+    """Replace ``out`` with the finished ``staging`` folder, then delete the old one.
+
+    The old folder is first renamed aside, so ``out`` is missing only
+    between two renames. When another process puts its own folder at
+    ``out`` in that moment, that folder is kept and StoreError is raised.
+    On any other failure the old folder is put back.
+    """
+    aside = None
+    if out.exists():
+        aside = _unique_sibling(out, "old")
+        out.rename(aside)
+    try:
+        staging.rename(out)
+    except OSError as error:
+        if out.exists():
+            raise StoreError(
+                f"another process wrote {out} at the same time; its output is "
+                "kept and this one is discarded. Give each run its own --out."
+            ) from error
+        if aside is not None:
+            aside.rename(out)
+            aside = None
+        raise
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
