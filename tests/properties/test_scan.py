@@ -141,6 +141,23 @@ def test_scan_command_writes_ledger_and_report(split_dataset, tmp_path):
     assert "<th>cosine</th>" not in page
 
 
+def test_scan_report_share_leaves_out_undecodable(tmp_path):
+    from beholder.report import write_scan_report
+
+    root = tmp_path / "data"
+    for i in range(2):
+        gray = np.repeat(scene(i)[..., :1], 3, axis=2)
+        save(root / "cls" / f"gray{i}.png", gray)
+    (root / "cls" / "broken.png").write_bytes(b"not an image")
+    dataset = load_dataset(root)
+    result = scan_dataset(dataset, n_jobs=1)
+
+    page = write_scan_report(result, dataset, tmp_path / "out").read_text()
+
+    assert "<td>images scanned</td><td>2</td>" in page
+    assert "<tr><td>grayscale</td><td>2</td>\n<td>100.0%</td>" in page
+
+
 def test_scan_report_escapes_file_names(tmp_path):
     from beholder.report import write_scan_report
 

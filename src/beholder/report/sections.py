@@ -268,9 +268,10 @@ def image_issues_section(store, meta, *, n_examples: int = 6) -> Section | None:
     counts, examples = [], []
     for name in names:
         flagged = issues[issues[f"is_{name}"].astype(bool)]
-        counts.append(
-            {"issue": name, "count": len(flagged), "share": len(flagged) / len(issues)}
-        )
+        # Undecodable images have no score and count for no share.
+        n_measured = int(issues[f"{name}_score"].notna().sum())
+        share = len(flagged) / n_measured if n_measured else 0.0
+        counts.append({"issue": name, "count": len(flagged), "share": share})
         top = flagged.sort_values(f"{name}_score", ascending=False).head(n_examples)
         if len(top):
             examples.append({"issue": name, "images": _issue_cards(store, top, name)})
