@@ -309,3 +309,24 @@ def test_star_link_beyond_near_radius_flags_nothing(tmp_path):
 
     assert not result.images["is_split_leakage"].any()
     assert result.summary["n_clusters"] == 2
+
+
+def test_split_names_differing_by_case_do_not_leak(tmp_path):
+    root = tmp_path / "data"
+    save(root / "imgs" / "a.png", scene(3))
+    save(root / "imgs" / "a_copy.png", scene(3))
+    save(root / "imgs" / "b.png", scene(4))
+    manifest = root / "labels.csv"
+    manifest.write_text(
+        "path,label,split\nimgs/a.png,cat,train\nimgs/a_copy.png,cat,Train\n"
+        "imgs/b.png,dog,test\n"
+    )
+    dataset = load_dataset(manifest)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+
+    result = find_duplicates(dataset, properties, n_jobs=1)
+
+    assert len(result.pairs) == 1
+    assert result.pairs["split_b"].tolist() == ["Train"]
+    assert not result.pairs["cross_split"].any()
+    assert not result.images["is_split_leakage"].any()

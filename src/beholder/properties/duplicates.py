@@ -36,6 +36,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from beholder.embed.cache import hash_file
+from beholder.ingest.names import canonical_split
 from beholder.progress import NullProgress, Progress
 from beholder.properties.hash_groups import find_hash_candidates
 from beholder.properties.measure import pixel_digests
@@ -429,6 +430,11 @@ def _pair_scores(table, max_hash_distance, min_cosine) -> pd.Series:
     return pd.Series(score, index=table.index)
 
 
+def _split_roles(splits: pd.Series) -> pd.Series:
+    """Split names as roles, so "Train" and "train" (or "val" and "valid") are one."""
+    return splits.map(lambda name: canonical_split(name) if pd.notna(name) else None)
+
+
 def _hash_score(distance: np.ndarray, max_hash_distance: int) -> np.ndarray:
     """Linear in the Hamming distance: 1 at 0 bits, 0.5 at ``max_hash_distance``."""
     distance = np.asarray(distance, dtype=float)
@@ -440,7 +446,7 @@ def _add_image_columns(table: pd.DataFrame, images: pd.DataFrame) -> pd.DataFram
         ids = table[f"image_id_{side}"].to_numpy()
         for column in ("relpath", "label", "split"):
             table[f"{column}_{side}"] = images[column].to_numpy()[ids]
-    split_a, split_b = table["split_a"], table["split_b"]
+    split_a, split_b = _split_roles(table["split_a"]), _split_roles(table["split_b"])
     table["cross_split"] = split_a.notna() & split_b.notna() & (split_a != split_b)
     table["label_conflict"] = table["label_a"] != table["label_b"]
     return table
@@ -510,7 +516,7 @@ def _flag_groups(per_image, stars, links, images, pixels, max_hash_distance) -> 
     split, and conflicts when one contains another label.
     """
     labels = images["label"].to_numpy()
-    splits = images["split"].to_numpy()
+    splits = _split_roles(images["split"]).to_numpy()
     for members in stars:
         if len(set(pixels.keys(members))) > 1:
             _raise_flag(per_image, members, "near_duplicate", 1.0)
