@@ -389,3 +389,21 @@ def test_json_lone_surrogates(tmp_path, files):
     assert rows[3]["reason"] == "file name is not valid UTF-8: rename it"
     for column in ["relpath", "path", "label", "split"]:
         dataset.ledger[column].dropna().str.encode("utf-8")
+
+
+def test_path_listed_in_two_splits_named(tmp_path, files):
+    files.image(tmp_path / "imgs" / "a.png")
+    files.image(tmp_path / "imgs" / "b.png")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,label,split\nimgs/a.png,cat,train\nimgs/a.png,cat,test\n"
+        "imgs/b.png,dog,test\n"
+    )
+
+    dataset = load_dataset(manifest)
+
+    rows = _rows_by_line(dataset)
+    assert rows[3]["status"] == "flagged"
+    assert rows[3]["reason"] == (
+        "duplicate path in two splits: line 2 lists it in 'train', this line in 'test'"
+    )

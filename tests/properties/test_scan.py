@@ -131,6 +131,8 @@ def test_scan_command_writes_ledger_and_report(split_dataset, tmp_path):
     assert ledger.loc["train/dogs/broken.jpg", "stage"] == "scan"
     assert ledger.loc["train/dogs/notes.txt", "status"] == "flagged"
     assert (ledger["status"] == "read").sum() == n_given - 2
+    files = json.loads((out / "summary.json").read_text())["files"]
+    assert files == {"given": n_given, "read": n_given - 2, "flagged": 2}
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<h1>beholder scan: data</h1>" in page
     assert "train/dogs/broken.jpg" in page

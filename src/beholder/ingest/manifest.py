@@ -156,7 +156,7 @@ class _EntryReader:
         self.ledger: list[dict] = []
         self.images: list[dict] = []
         self.labels: set[str] = set()
-        self.first_line: dict[str, tuple[int, str]] = {}
+        self.first_line: dict[str, tuple[int, str, str | None]] = {}
         self.ids: dict[str, list[int]] = defaultdict(list)
         self.respelled: list[tuple[int, str]] = []
         self.folders: set[Path] = set()
@@ -196,7 +196,7 @@ class _EntryReader:
             reasons.append("label is not valid Unicode text")
         elif not label:
             reasons.append("empty label")
-        reasons.extend(self._duplicate(path, record.line, label))
+        reasons.extend(self._duplicate(path, record.line, label, split))
 
         relpath, valid = printable_path(relative_to_root(path, self.root))
         if not valid:
@@ -283,12 +283,17 @@ class _EntryReader:
         written = Path(text)
         return written if written.is_absolute() else self.root / written
 
-    def _duplicate(self, path: Path, line: int, label: str) -> list[str]:
+    def _duplicate(self, path: Path, line: int, label: str, split) -> list[str]:
         key = os.path.normcase(str(path))
         if key not in self.first_line:
-            self.first_line[key] = (line, label)
+            self.first_line[key] = (line, label, split)
             return []
-        first, first_label = self.first_line[key]
+        first, first_label, first_split = self.first_line[key]
+        if first_split != split and first_label == label:
+            return [
+                f"duplicate path in two splits: line {first} lists it in "
+                f"'{first_split}', this line in '{split}'"
+            ]
         if first_label == label:
             return [f"duplicate path: first listed on line {first}"]
         reason = (

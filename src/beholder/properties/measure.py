@@ -29,7 +29,10 @@ Property columns, one row per image in dataset order
 ``brightness_p05``, ``brightness_p50``, ``brightness_p95``
     5th, 50th and 95th percentile of luminance in 0..1: the spread.
 ``contrast``
-    RMS contrast: standard deviation of luminance in 0..1.
+    RMS contrast: standard deviation of luminance in 0..1, on the reduced
+    image like every luminance measure here. Averaging pixels removes fine
+    detail, so on sun8 it reads a median 2 % below the full-size value,
+    8 % or less below it for 95 % of the photos, and 23 % below at most.
 ``dark_fraction``, ``bright_fraction``
     Fraction of pixels clipped to black or white, that is with luminance
     within :data:`CLIP_LEVELS` 8-bit levels of 0 or of 255. The margin

@@ -150,7 +150,8 @@ class ScanResult:
         Returns the paths written: ``properties``, ``issues``, ``duplicates``
         and ``clusters`` as ``.parquet`` and ``.csv``, and ``summary.json``.
         With ``ledger`` (``dataset.flag(result.failed, stage="scan").ledger``)
-        it is written as ``ledger.parquet`` and ``ledger.csv`` too.
+        it is written as ``ledger.parquet`` and ``ledger.csv`` too, and
+        ``summary.json`` gets the counts of files given, read and flagged.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -162,8 +163,15 @@ class ScanResult:
             "duplicates": self.duplicates,
             "clusters": self.clusters,
         }
+        summary = {"beholder_version": __version__, **self.summary}
         if ledger is not None:
             tables["ledger"] = ledger
+            status = ledger["status"]
+            summary["files"] = {
+                "given": len(ledger),
+                "read": int((status == "read").sum()),
+                "flagged": int((status == "flagged").sum()),
+            }
         written = []
         for name, table in tables.items():
             for suffix in (".parquet", ".csv"):
@@ -174,7 +182,6 @@ class ScanResult:
                     table.to_csv(path, index=False)
                 written.append(path)
         path = folder / SUMMARY_FILENAME
-        summary = {"beholder_version": __version__, **self.summary}
         path.write_text(json.dumps(summary, indent=2, default=_json_default))
         written.append(path)
         return written
