@@ -341,6 +341,7 @@ class _PixelKeys:
         self.paths = paths
         self.n_jobs = n_jobs
         self._file_digests: dict[int, str] = {}
+        self._owners: dict[str, int] = {}  # file digest -> an image with it
         self._pixel_digests: dict[str, str | None] = {}
 
     def same_pixels(self, ids_a, ids_b) -> np.ndarray:
@@ -368,17 +369,18 @@ class _PixelKeys:
     def _files(self, ids: list[int]) -> list[str]:
         for i in ids:
             if i not in self._file_digests:
-                self._file_digests[i] = hash_file(self.paths[i])
+                digest = hash_file(self.paths[i])
+                self._file_digests[i] = digest
+                self._owners.setdefault(digest, i)
         return [self._file_digests[i] for i in ids]
 
     def _decode(self, file_digests: list[str]) -> None:
-        owner = {f: i for i, f in self._file_digests.items()}
         pending = [
             f for f in dict.fromkeys(file_digests) if f not in self._pixel_digests
         ]
         if not pending:
             return
-        paths = [self.paths[owner[f]] for f in pending]
+        paths = [self.paths[self._owners[f]] for f in pending]
         # A few hundred full decodes take well under a second; worker processes
         # would cost more to start than they save.
         jobs = self.n_jobs if len(paths) > PARALLEL_DIGESTS_ABOVE else 1
