@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import shutil
 import time
@@ -22,7 +21,7 @@ from beholder.ingest import Dataset, load_dataset
 from beholder.progress import NullProgress, Progress
 from beholder.store import RunStore, create_engine
 from beholder.store.folders import check_output_folder as check_folder
-from beholder.store.folders import make_staging_folder
+from beholder.store.folders import make_staging_folder, swap_in
 from beholder.store.run import DB_FILENAME, META_FILENAME
 
 logger = logging.getLogger(__name__)
@@ -258,15 +257,14 @@ def replace_run_folder(staging: Path, out: Path) -> None:
     SQLite journal in the run folder is checked. A journal kept in a
     ``--database-url`` database is not touched by this move.
     """
-    if out.exists():
-        if _has_decisions(out):
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            kept = out.with_name(f"{out.name}.previous-{stamp}")
-            out.rename(kept)
-            logger.warning("kept the earlier run with review decisions at %s", kept)
-        else:
-            shutil.rmtree(out)
-    staging.rename(out)
+    if out.exists() and _has_decisions(out):
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        kept = out.with_name(f"{out.name}.previous-{stamp}")
+        out.rename(kept)
+        logger.warning("kept the earlier run with review decisions at %s", kept)
+    # The old run is renamed aside before it is deleted, so an interrupt
+    # never leaves neither run in place.
+    swap_in(staging, out)
 
 
 def _has_decisions(run_dir: Path) -> bool:

@@ -72,3 +72,22 @@ def test_no_confusion_gives_empty_frame():
 def test_shape_mismatch_rejected():
     with pytest.raises(ValueError, match="to match 3 classes"):
         find_confused_pairs(np.eye(2), CLASSES)
+
+
+def test_ties_in_joint_broken_by_observed_confusion():
+    classes = ["a", "b", "c", "d"]
+    matrix = np.array(
+        [
+            [50, 1, 0, 0],
+            [0, 50, 0, 0],
+            [0, 0, 45, 5],
+            [0, 0, 2, 48],
+        ]
+    )
+    # An estimated joint with nothing off the diagonal: every overlap is 0.
+    joint = np.diag([0.25, 0.25, 0.25, 0.25])
+
+    pairs = find_confused_pairs(matrix, classes, joint=joint)
+
+    assert (pairs["overlap"] == 0).all()
+    assert pairs[["class_a", "class_b"]].values.tolist() == [["c", "d"], ["a", "b"]]

@@ -330,3 +330,22 @@ def test_split_names_differing_by_case_do_not_leak(tmp_path):
     assert result.pairs["split_b"].tolist() == ["Train"]
     assert not result.pairs["cross_split"].any()
     assert not result.images["is_split_leakage"].any()
+
+
+def test_star_with_embeddings_keeps_one_pair_per_copy(tmp_path):
+    root = tmp_path / "data"
+    n_copies = MAX_GROUP_FOR_ALL_PAIRS * 2
+    _copies(root, [f"train/cats/{i:03d}.png" for i in range(n_copies)])
+    save(root / "train" / "dogs" / "other.png", scene(8))
+    dataset = load_dataset(root)
+    properties = compute_properties(dataset.images["path"].tolist(), n_jobs=1)
+    # Copies share one embedding; the other image points elsewhere.
+    embeddings = np.zeros((dataset.n_images, 4), dtype=np.float32)
+    embeddings[:, 0] = 1.0
+    embeddings[dataset.images["label"] == "dogs"] = [0.0, 1.0, 0.0, 0.0]
+
+    result = find_duplicates(dataset, properties, embeddings=embeddings, n_jobs=1)
+
+    assert len(result.pairs) == n_copies - 1
+    assert (result.pairs["kind"] == "exact").all()
+    assert result.pairs["cosine_similarity"].tolist() == [1.0] * (n_copies - 1)

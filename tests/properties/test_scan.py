@@ -230,6 +230,20 @@ def test_scan_into_earlier_scan_folder(split_dataset, tmp_path):
     assert json.loads((out / "summary.json").read_text())["beholder_version"]
 
 
+def test_scan_into_linked_folder_writes_target(split_dataset, tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+
+    result = _invoke_scan(split_dataset, "--out", link)
+
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert (target / "report.html").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 def test_interrupted_write_keeps_earlier_scan(split_dataset, tmp_path, monkeypatch):
     import beholder.report.scan_report as scan_report
 

@@ -97,7 +97,8 @@ def find_confused_pairs(
     Returns
     -------
     DataFrame
-        One row per pair with any confusion, highest ``overlap`` first:
+        One row per pair with any confusion, highest ``overlap`` first, ties
+        broken by the larger observed rate and then by the observed count:
 
         - ``n_a_as_b``, ``rate_a_as_b``: images given ``a`` predicted as
           ``b``, as a count and a share of ``a`` (and the same for ``b``);
@@ -163,7 +164,15 @@ def find_confused_pairs(
             rows.append(row)
 
     frame = pd.DataFrame(rows, columns=PAIR_COLUMNS)
-    return frame.sort_values("overlap", ascending=False, ignore_index=True, kind="stable")
+    # The joint is often exactly 0 off the diagonal, so ties on overlap are
+    # broken by the observed confusion: its larger rate, then its count.
+    order = frame.assign(
+        _rate=frame[["rate_a_as_b", "rate_b_as_a"]].max(axis=1),
+        _count=frame["n_a_as_b"] + frame["n_b_as_a"],
+    ).sort_values(
+        ["overlap", "_rate", "_count"], ascending=False, kind="stable"
+    ).index
+    return frame.loc[order].reset_index(drop=True)
 
 
 def _suggest(name_a, name_b, rate_ab, rate_ba, merge_threshold, split_threshold):

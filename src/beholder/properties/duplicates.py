@@ -187,12 +187,13 @@ def find_duplicates(
     radius = max(max_hash_distance, EXACT_CANDIDATE_DISTANCE)
     candidates = find_hash_candidates(codes[index], radius)
     pairs = index[candidates.pairs]
+    stars = [index[rows] for rows in candidates.stars]
     unit = None
     if embeddings is not None:
         unit = _unit_vectors(embeddings, n)
         found = find_embedding_neighbours(unit[index], min_cosine, n_neighbors)
         if len(found):
-            pairs = np.vstack([pairs, index[found]])
+            pairs = np.vstack([pairs, _outside_stars(index[found], stars, n)])
     pairs = _unique_pairs(pairs)
 
     pixels = _PixelKeys(images["path"].to_numpy(), n_jobs)
@@ -208,7 +209,6 @@ def find_duplicates(
         | (table["hash_distance"] <= max_hash_distance)
         | (table["cosine_similarity"] >= min_cosine)
     ]
-    stars = [index[rows] for rows in candidates.stars]
     table = _with_star_pairs(table, stars, codes, unit, pixels)
     table["score"] = _pair_scores(table, max_hash_distance, min_cosine)
     table = _add_image_columns(table, images)
@@ -387,6 +387,15 @@ class _PixelKeys:
         chunks = map_chunks(pixel_digests, paths, n_jobs=jobs)
         decoded = [digest for chunk in chunks for digest in chunk]
         self._pixel_digests.update(zip(pending, decoded))
+
+
+def _outside_stars(pairs: np.ndarray, stars: list, n: int) -> np.ndarray:
+    """Drop pairs whose two images lie in one star, which pairs them itself."""
+    star_of = np.full(n, -1, dtype=np.int64)
+    for number, members in enumerate(stars):
+        star_of[members] = number
+    a, b = star_of[pairs[:, 0]], star_of[pairs[:, 1]]
+    return pairs[(a < 0) | (a != b)]
 
 
 def _with_star_pairs(table, stars, codes, unit, pixels: _PixelKeys) -> pd.DataFrame:

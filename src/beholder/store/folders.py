@@ -17,12 +17,15 @@ def check_output_folder(
     """Return the absolute output folder, or raise StoreError if it cannot be one.
 
     An output folder must not be a file, lie inside the dataset (its files
-    would be read as images next time), or be a folder of other files, which
-    the command would overwrite. ``is_earlier_output(folder)`` returns True
+    would be read as images next time), contain the current folder (it is
+    replaced as a whole), or be a folder of other files, which the command
+    would overwrite. ``is_earlier_output(folder)`` returns True
     for a folder that the same command wrote before, which it may replace.
     ``kind`` names such a folder in messages ("beholder run folder").
     """
-    out = Path(out).expanduser().absolute()
+    # Symbolic links and ".." are resolved, so that the folder swapped in
+    # later is the one the link points to, and no stray folder is created.
+    out = Path(out).expanduser().resolve()
     for parent in [out, *out.parents]:
         if parent.exists() and not parent.is_dir():
             raise StoreError(
@@ -34,6 +37,12 @@ def check_output_folder(
         raise StoreError(
             f"--out {out} is inside the dataset {root}; its files would be read "
             "as images next time. Choose a folder outside the dataset."
+        )
+    cwd = Path.cwd().resolve()
+    if cwd == out or out in cwd.parents:
+        raise StoreError(
+            f"--out {out} contains the current folder, which the command would "
+            "replace. Give a folder outside it, or run the command from elsewhere."
         )
     if out.is_dir() and any(out.iterdir()) and not is_earlier_output(out):
         raise StoreError(
@@ -84,5 +93,7 @@ def swap_in(staging: Path, out: Path) -> None:
             aside = None
         raise
     finally:
-        if aside is not None:
+        if aside is not None and aside.is_symlink():
+            aside.unlink()
+        elif aside is not None:
             shutil.rmtree(aside, ignore_errors=True)
