@@ -32,6 +32,8 @@ def test_audit_command_prints_summary(make_class_folders, tmp_path, tiny_backbon
     assert result.exit_code == 0, result.output
     assert "12 images read, 0 files flagged of 12 given" in result.output
     assert "Report:" in result.output
+    # The scan is off, so there is no duplicate line.
+    assert "Duplicates:" not in result.output
 
 
 def test_missing_folder_is_one_line_error(tmp_path):
@@ -77,6 +79,7 @@ def test_audit_on_real_scenes(shared_data, tmp_path):
     )
 
     assert result.exit_code == 0, result.output
+    assert "Duplicates: " in result.output
     store = RunStore.open(tmp_path / "run")
     summary = store.read_meta()["summary"]
     assert summary["n_images"] == 90

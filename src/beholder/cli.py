@@ -228,6 +228,15 @@ def _print_summary(result) -> None:
             f"{100 * pair.overlap:.1f}%",
         )
     stdout.print(pairs)
+    duplicates = summary.get("scan", {}).get("duplicates")
+    if duplicates:
+        stdout.print(
+            f"Duplicates: {duplicates['n_exact_pairs']} exact and "
+            f"{duplicates['n_near_pairs']} near pairs in "
+            f"{duplicates['n_clusters']} clusters. Pairs across splits: "
+            f"{duplicates['n_leakage_pairs']}; with conflicting labels: "
+            f"{duplicates['n_label_conflict_pairs']}."
+        )
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     stdout.print(f"Stages: {timings}")
     stdout.print(f"Report: [bold]{result.report_path}[/]")

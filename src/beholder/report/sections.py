@@ -234,8 +234,9 @@ def ledger_section(store, meta, *, max_rows: int = 500) -> Section:
 
 
 IMAGE_ISSUES = """
-<p>Model-free checks on every image. Scores are in [0, 1]; an image is flagged
-when its score passes the check's threshold.</p>
+<p>Checks on every image, all model-free except <code>outlier</code>, which
+uses the embeddings. Scores are in [0, 1]; an image is flagged when its
+score passes the check's threshold.</p>
 <table class="numbers"><tr><th>issue</th><th>images flagged</th><th>share</th></tr>
 {% for row in counts %}<tr><td>{{ row.issue }}</td><td>{{ row.count }}</td>
 <td>{{ "%.1f%%" | format(100 * row.share) }}</td></tr>{% endfor %}
