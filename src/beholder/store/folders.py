@@ -16,10 +16,10 @@ def check_output_folder(
 ) -> Path:
     """Return the absolute output folder, or raise StoreError if it cannot be one.
 
-    An output folder must not be a file, lie inside the dataset (its files
-    would be read as images next time), contain the current folder (it is
-    replaced as a whole), or be a folder of other files, which the command
-    would overwrite. ``is_earlier_output(folder)`` returns True
+    An output folder must not be a file or lie inside the dataset, where its
+    files would be read as images next time. It must not contain the current
+    folder, because it is replaced as a whole, and it must not be a folder
+    of other files, which the command would overwrite. ``is_earlier_output(folder)`` returns True
     for a folder that the same command wrote before, which it may replace.
     ``kind`` names such a folder in messages ("beholder run folder").
     """
