@@ -20,8 +20,11 @@ from beholder.errors import DatasetError, StoreError
 from beholder.ingest import Dataset, load_dataset
 from beholder.progress import NullProgress, Progress
 from beholder.store import RunStore, create_engine
-from beholder.store.folders import check_output_folder as check_folder
-from beholder.store.folders import make_staging_folder, swap_in
+from beholder.store.folders import (
+    check_output_folder as check_folder,
+    make_staging_folder,
+    swap_in,
+)
 from beholder.store.run import DB_FILENAME, META_FILENAME
 
 logger = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from beholder.embed.cache import hash_file
 from beholder.errors import BackboneError
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def _load_timm(timm, name: str, weights, allow_download: bool):
                 "safetensors)."
             ) from error
         model.reset_classifier(0)
-        return model, f"{path.name}:{_file_digest(path)}"
+        return model, f"{path.name}:{hash_file(path)}"
     if not allow_download and not _in_hub_cache(timm, name):
         raise BackboneError(
             f"No local weights for backbone '{name}', and beholder does not "
@@ -217,16 +218,7 @@ def _load_checkpoint(timm, path: Path):
         )
     if hasattr(model, "reset_classifier"):
         model.reset_classifier(0)
-    return model, name, f"{path.name}:{_file_digest(path)}"
-
-
-def _file_digest(path: Path) -> str:
-    """Hash a weight file's content, so that the cache key changes with it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
+    return model, name, f"{path.name}:{hash_file(path)}"
 
 
 def _first_line(error: Exception) -> str:

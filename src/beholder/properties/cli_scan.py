@@ -74,14 +74,14 @@ def scan(
             result = scan_dataset(
                 dataset, n_jobs=jobs, progress=bars, max_hash_distance=max_hash_distance
             )
-        out = write_scan_folder(result, dataset, out)
+        flagged = dataset.flag(result.failed, stage="scan")
+        out = write_scan_folder(result, dataset, out, flagged=flagged)
     except (BeholderError, ValueError, OSError) as error:
         console.print(
             f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=2) from None
-    ledger = dataset.flag(result.failed, stage="scan").ledger_summary()
-    _print_summary(stdout, result, ledger, out, out / "report.html")
+    _print_summary(stdout, result, flagged.ledger_summary(), out, out / "report.html")
 
 
 def register_scan_command(app: typer.Typer) -> None:

@@ -88,8 +88,8 @@ def find_hash_candidates(
     singles = (sizes[u] == 1) & (sizes[v] == 1)
     first = order[bounds[:-1]]
     pairs.append(np.column_stack([first[u[singles]], first[v[singles]]]))
-    distances = hamming_distances(unique[u], unique[v])
-    for a, b, distance in zip(u[~singles], v[~singles], distances[~singles]):
+    u, v = u[~singles], v[~singles]
+    for a, b, distance in zip(u, v, hamming_distances(unique[u], unique[v])):
         pairs.append(_all_pairs(_listed(members(a)), _listed(members(b))))
         if max(sizes[a], sizes[b]) > MAX_GROUP_FOR_ALL_PAIRS:
             links.append((members(a), members(b), int(distance)))

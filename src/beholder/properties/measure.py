@@ -108,10 +108,11 @@ logger = logging.getLogger(__name__)
 # Shorter side, in pixels, of the luminance image on which sharpness, entropy
 # and the brightness histogram are measured.
 WORKING_SIZE = 100
-# Longest side, in pixels, of the reduced image. Only strips and panoramas
-# with an aspect ratio above 8 reach it. They are shrunk along their long
-# side alone, so memory per image follows this size and not the pixel count
-# (a 1 x 4,000,000 strip once needed gigabytes for the hash's DCT matrix).
+# Maximum length, in pixels, of the reduced image's longer side. Only strips
+# and panoramas with an aspect ratio above 8 reach it. They are shrunk along
+# their long side alone, so memory per image follows this size and not the
+# pixel count (a 1 x 4,000,000 strip once needed gigabytes for the hash's
+# DCT matrix).
 MAX_REDUCED_SIDE = 1600
 # Most images measured together in one stack: enough to share the cost of
 # each array operation, few enough to keep a stack to a few megabytes.
@@ -451,16 +452,7 @@ def reduce_by(pixels: np.ndarray, factor: int) -> np.ndarray:
     """
     if factor == 1:
         return pixels
-    height, width = pixels.shape[:2]
-    rows, columns = np.arange(0, height, factor), np.arange(0, width, factor)
-    sums = np.add.reduceat(pixels, rows, axis=0, dtype=np.uint32)
-    sums = np.add.reduceat(sums, columns, axis=1, dtype=np.uint32)
-    counts = np.outer(
-        np.minimum(factor, height - rows), np.minimum(factor, width - columns)
-    )
-    if pixels.ndim == 3:
-        counts = counts[:, :, None]
-    return np.rint(sums / counts).astype(np.uint8)
+    return _block_means(pixels, factor, factor)
 
 
 def limit_longer_side(pixels: np.ndarray, max_side: int) -> np.ndarray:
@@ -472,15 +464,28 @@ def limit_longer_side(pixels: np.ndarray, max_side: int) -> np.ndarray:
     height, width = pixels.shape[:2]
     if max(height, width) <= max_side:
         return pixels
-    axis = 0 if height >= width else 1
-    length = pixels.shape[axis]
-    factor = -(-length // max_side)
-    starts = np.arange(0, length, factor)
-    sums = np.add.reduceat(pixels, starts, axis=axis, dtype=np.uint32)
-    counts = np.minimum(factor, length - starts)
-    shape = [1] * pixels.ndim
-    shape[axis] = len(starts)
-    return np.rint(sums / counts.reshape(shape)).astype(np.uint8)
+    factor = -(-max(height, width) // max_side)
+    if height >= width:
+        return _block_means(pixels, factor, 1)
+    return _block_means(pixels, 1, factor)
+
+
+def _block_means(pixels: np.ndarray, row_factor: int, column_factor: int):
+    """Average blocks of ``row_factor`` x ``column_factor`` pixels, rounding once."""
+    sums = pixels
+    counts = np.ones((1, 1))
+    for axis, factor in ((0, row_factor), (1, column_factor)):
+        if factor == 1:
+            continue
+        length = pixels.shape[axis]
+        starts = np.arange(0, length, factor)
+        sums = np.add.reduceat(sums, starts, axis=axis, dtype=np.uint32)
+        shape = [1, 1]
+        shape[axis] = len(starts)
+        counts = counts * np.minimum(factor, length - starts).reshape(shape)
+    if pixels.ndim == 3:
+        counts = counts[:, :, None]
+    return np.rint(sums / counts).astype(np.uint8)
 
 
 def resize_shorter_side(gray: np.ndarray, size: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 from beholder.store.folders import make_staging_folder, swap_in
 
 
-def write_scan_folder(result, dataset, out: str | Path) -> Path:
+def write_scan_folder(result, dataset, out: str | Path, *, flagged=None) -> Path:
     """Write ``result`` and ``dataset``'s ledger and report to ``out``; return it.
 
     Parameters
@@ -27,15 +27,18 @@ def write_scan_folder(result, dataset, out: str | Path) -> Path:
     out : path
         The scan folder, checked beforehand with
         :func:`beholder.store.folders.check_output_folder`.
+    flagged : Dataset, optional
+        ``dataset.flag(result.failed, stage="scan")``, when the caller has it.
     """
     from beholder.report.scan_report import write_scan_report
 
     out = Path(out)
     staging = make_staging_folder(out)
+    if flagged is None:
+        flagged = dataset.flag(result.failed, stage="scan")
     try:
-        ledger = dataset.flag(result.failed, stage="scan").ledger
-        result.write(staging, ledger=ledger)
-        write_scan_report(result, dataset, staging)
+        result.write(staging, ledger=flagged.ledger)
+        write_scan_report(result, dataset, staging, flagged=flagged)
         swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

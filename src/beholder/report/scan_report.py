@@ -57,7 +57,7 @@ class ScanTables:
         return self._tables[name]
 
 
-def write_scan_report(result, dataset, folder: str | Path) -> Path:
+def write_scan_report(result, dataset, folder: str | Path, *, flagged=None) -> Path:
     """Render ``report.html`` for a scan into ``folder`` and return its path.
 
     Parameters
@@ -70,8 +70,11 @@ def write_scan_report(result, dataset, folder: str | Path) -> Path:
         flagged at the stage "scan".
     folder : path
         Where ``report.html`` is written; created when missing.
+    flagged : Dataset, optional
+        ``dataset.flag(result.failed, stage="scan")``, when the caller has it.
     """
-    flagged = dataset.flag(result.failed, stage="scan")
+    if flagged is None:
+        flagged = dataset.flag(result.failed, stage="scan")
     tables = ScanTables(
         folder,
         images=dataset.images,
