@@ -19,12 +19,7 @@ from beholder import __version__
 from beholder.errors import DatasetError, StoreError
 from beholder.ingest import Dataset, load_dataset
 from beholder.progress import NullProgress, Progress
-from beholder.store import RunStore, create_engine
-from beholder.store.folders import (
-    check_output_folder as check_folder,
-    make_staging_folder,
-    swap_in,
-)
+from beholder.store import RunStore, create_engine, folders
 from beholder.store.run import DB_FILENAME, META_FILENAME
 
 logger = logging.getLogger(__name__)
@@ -108,7 +103,7 @@ def run_audit(
         _check_usable(dataset, source)
         out = check_output_folder(out, dataset.root)
         _check_database(config.database_url)
-    staging = make_staging_folder(out)
+    staging = folders.make_staging_folder(out)
     try:
         return _run_stages(source, out, staging, dataset, config, progress, timer)
     except BaseException:
@@ -191,7 +186,7 @@ def check_output_folder(out, dataset_root) -> Path:
     See :func:`beholder.store.folders.check_output_folder`. An earlier run
     folder, one with ``run.json``, may be replaced.
     """
-    return check_folder(
+    return folders.check_output_folder(
         out,
         dataset_root,
         is_earlier_output=lambda folder: (folder / META_FILENAME).is_file(),
@@ -267,7 +262,7 @@ def replace_run_folder(staging: Path, out: Path) -> None:
         logger.warning("kept the earlier run with review decisions at %s", kept)
     # The old run is renamed aside before it is deleted, so an interrupt
     # never leaves neither run in place.
-    swap_in(staging, out)
+    folders.swap_in(staging, out)
 
 
 def _has_decisions(run_dir: Path) -> bool:
