@@ -198,12 +198,14 @@ def find_duplicates(
 
     pixels = _PixelKeys(images["path"].to_numpy(), n_jobs)
     table = _describe_pairs(pairs, codes, unit)
-    table = table[
+    candidate = _exact_candidates(table, properties)
+    keep = (
         (table["hash_distance"] <= max_hash_distance)
         | (table["cosine_similarity"] >= min_cosine)
-        | _exact_candidates(table, properties)
-    ].reset_index(drop=True)
-    table["kind"] = _confirm_exact(table, properties, pixels)
+        | candidate
+    )
+    table, candidate = table[keep].reset_index(drop=True), candidate[keep]
+    table["kind"] = _confirm_exact(table, candidate.to_numpy(), pixels)
     table = table[
         (table["kind"] == "exact")
         | (table["hash_distance"] <= max_hash_distance)
@@ -317,10 +319,9 @@ def _exact_candidates(table: pd.DataFrame, properties: pd.DataFrame) -> pd.Serie
     return pd.Series(np.asarray(same_size & close, dtype=bool), index=table.index)
 
 
-def _confirm_exact(table, properties, pixels: _PixelKeys) -> pd.Series:
+def _confirm_exact(table, candidates: np.ndarray, pixels: _PixelKeys) -> pd.Series:
     """Return "exact" for candidate pairs with identical full decodes, else "near"."""
     kind = pd.Series("near", index=table.index, dtype=object)
-    candidates = _exact_candidates(table, properties)
     if not candidates.any():
         return kind
     chosen = table[candidates]
